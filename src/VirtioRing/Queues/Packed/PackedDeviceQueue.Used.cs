@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
@@ -118,7 +119,7 @@ public sealed unsafe partial class PackedDeviceQueue
         }
 
         int published = _pushedBuffers;
-        _usedSinceSignal += _pushedSlots;
+        _usedSinceSignal = Math.Min(_usedSinceSignal + _pushedSlots, _size);
         _publishedUsed = _nextUsed;
         _publishedUsedWrap = _usedWrap;
         _pushedBuffers = 0;
