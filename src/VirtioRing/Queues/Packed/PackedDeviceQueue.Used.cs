@@ -119,7 +119,7 @@ public sealed unsafe partial class PackedDeviceQueue
         }
 
         int published = _pushedBuffers;
-        _usedSinceSignal = Math.Min(_usedSinceSignal + _pushedSlots, _size);
+        _usedSinceSignal = Math.Min(_usedSinceSignal + _pushedSlots, _size + 1);   // capped: more than a lap means "every slot"
         _publishedUsed = _nextUsed;
         _publishedUsedWrap = _usedWrap;
         _pushedBuffers = 0;

@@ -125,7 +125,7 @@ public sealed unsafe partial class PackedDriverQueue
             _headPending = false;
         }
 
-        _availSinceKick = Math.Min(_availSinceKick + _addedSlots, _size);
+        _availSinceKick = Math.Min(_availSinceKick + _addedSlots, _size + 1);   // capped: more than a lap means "every slot"
         _publishedAvail = _nextAvail;
         _publishedAvailWrap = _availWrap;
         int published = _addedChains;

@@ -5,7 +5,7 @@ public sealed unsafe partial class PackedDriverQueue
 {
     private ushort _publishedAvail;   // avail position at the last publish
     private bool _publishedAvailWrap;
-    private int _availSinceKick;      // avail slots published since the last decision (capped at the size)
+    private int _availSinceKick;      // avail slots published since the last decision (capped at size + 1)
 
     /// <inheritdoc/>
     /// <remarks>

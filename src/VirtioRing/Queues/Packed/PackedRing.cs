@@ -160,9 +160,9 @@ internal static unsafe class PackedRing
             return true;
         }
 
-        if (advanced >= size)
+        if (advanced > size)
         {
-            return true;   // a whole lap went by: every offset was crossed
+            return true;   // more than a lap went by: every offset was crossed, with either wrap counter
         }
 
         ushort offWrap = RingOrdering.LoadRelaxed(ref Field16(area, EventOffWrapOffset));
