@@ -1,0 +1,100 @@
+using System;
+using VirtioRing.Memory;
+using VirtioRing.Queues;
+using VirtioRing.Queues.Packed;
+using VirtioRing.TestKit;
+using Xunit;
+
+namespace VirtioRing.Tests.Queues.Packed;
+
+/// <summary>A hostile device writes raw used descriptors; the driver must break with a typed fault, not throw.</summary>
+public class PackedDriverHostileTests
+{
+    private static PackedRig DriverWithTwoOutstanding()
+    {
+        var rig = new PackedRig(8, VirtqueueFeatures.None, withDevice: false);
+        rig.Add(1, 0, 1, 1);   // id 0, slots 0-1, 16 writable bytes
+        rig.Add(2, 2, 0, 1);   // id 1, slot 2
+        rig.Driver.PublishAvailable();
+        return rig;
+    }
+
+    private static void AssertBroken(PackedRig rig, VirtqueueFault expected)
+    {
+        Assert.Equal(PopStatus.Broken, rig.Driver.TryReclaimUsed(out UsedBuffer u));
+        Assert.Equal(default, u);
+        Assert.Equal(expected, rig.Driver.Fault);
+        Assert.True(rig.Driver.IsBroken);
+        Assert.Equal(PopStatus.Broken, rig.Driver.TryReclaimUsed(out _));
+        Assert.Equal(2, rig.Driver.Outstanding);
+        Assert.Throws<InvalidOperationException>(() => rig.Driver.TryAddChain(new[] { BufferSegment.Readable(PackedRig.Buffer(5), 1) }, 3));
+        Assert.True(rig.Guarded.GuardsIntact());
+    }
+
+    [Fact]
+    public void TryReclaimUsed_UsedIdNotOutstanding_InvalidUsedId()
+    {
+        using var rig = DriverWithTwoOutstanding();
+        rig.WriteUsed(0, id: 5, length: 0, written: false);
+        AssertBroken(rig, VirtqueueFault.InvalidUsedId);
+    }
+
+    [Fact]
+    public void TryReclaimUsed_UsedIdOutOfRange_InvalidUsedId()
+    {
+        using var rig = DriverWithTwoOutstanding();
+        rig.WriteUsed(0, id: 0xffff, length: 0, written: false);
+        AssertBroken(rig, VirtqueueFault.InvalidUsedId);
+    }
+
+    [Fact]
+    public void TryReclaimUsed_UsedIdReturnedTwice_InvalidUsedId()
+    {
+        using var rig = DriverWithTwoOutstanding();
+        rig.WriteUsed(0, id: 1, length: 0, written: false);
+        rig.WriteUsed(1, id: 1, length: 0, written: false);
+        Assert.Equal(PopStatus.Popped, rig.Driver.TryReclaimUsed(out UsedBuffer u));
+        Assert.Equal(2UL, u.Token);
+        Assert.Equal(PopStatus.Broken, rig.Driver.TryReclaimUsed(out _));
+        Assert.Equal(VirtqueueFault.InvalidUsedId, rig.Driver.Fault);
+    }
+
+    [Fact]
+    public void TryReclaimUsed_UsedLengthAboveWritableCapacity_InvalidUsedLength()
+    {
+        using var rig = DriverWithTwoOutstanding();
+        rig.WriteUsed(0, id: 0, length: 17, written: true);
+        AssertBroken(rig, VirtqueueFault.InvalidUsedLength);
+    }
+
+    [Fact]
+    public void TryReclaimUsed_LengthWithoutWriteFlag_IgnoredAsReserved()
+    {
+        using var rig = DriverWithTwoOutstanding();
+        rig.WriteUsed(0, id: 0, length: 0xFFFF_FFFF, written: false);
+        Assert.Equal(PopStatus.Popped, rig.Driver.TryReclaimUsed(out UsedBuffer u));
+        Assert.Equal(1UL, u.Token);
+        Assert.Equal(0u, u.WrittenLength);
+    }
+
+    [Fact]
+    public void TryReclaimUsed_UsedFlagsWithWrongWrap_Empty()
+    {
+        using var rig = DriverWithTwoOutstanding();
+        rig.WriteUsed(0, id: 0, length: 0, written: false, wrap: false);
+        Assert.Equal(PopStatus.Empty, rig.Driver.TryReclaimUsed(out _));
+        Assert.False(rig.Driver.IsBroken);
+    }
+
+    [Fact]
+    public void Constructor_RingOutsideMemory_Throws()
+    {
+        using var g = new GuardedGuestMemory((0x10000, 0x1000));
+        Assert.Throws<ArgumentException>(() => new PackedDriverQueue(
+            g.Memory, PackedQueueLayout.Contiguous(256, new GuestAddress(0x10000)), VirtqueueFeatures.None));
+        Assert.Throws<ArgumentException>(() => new PackedDriverQueue(
+            g.Memory, PackedQueueLayout.Contiguous(4, new GuestAddress(0x10000)), VirtqueueFeatures.IndirectDescriptors,
+            new DriverQueueOptions(new GuestAddress(0x10800), 64)));
+        Assert.True(g.GuardsIntact());
+    }
+}
