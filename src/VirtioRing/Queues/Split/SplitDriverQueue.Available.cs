@@ -12,7 +12,7 @@ public sealed unsafe partial class SplitDriverQueue
     {
         if (_fault != VirtqueueFault.None)
         {
-            ThrowHelper.ThrowInvalidOperation("The queue is broken: " + _fault + ".");
+            ThrowBroken();
         }
 
         int count = segments.Length;
@@ -141,6 +141,9 @@ public sealed unsafe partial class SplitDriverQueue
             0);
         return head;
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowBroken() => ThrowHelper.ThrowInvalidOperation("The queue is broken: " + _fault + ".");
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static DescriptorFlags Flags(in BufferSegment s) =>
