@@ -27,7 +27,7 @@ internal sealed unsafe class BareSplitRing : IDisposable
     public BareSplitRing(int size, int bufferBytes)
     {
         _size = size;
-        _memSize = (ulong)(16 * size + 6 + 2 * size + 6 + 8 * size + 64 + size * bufferBytes);
+        _memSize = (ulong)(16 * size + 6 + 2 * size + 4 + 6 + 8 * size + 64 + size * bufferBytes);   // +4: used ring alignment
         _mem = (byte*)NativeMemory.AlignedAlloc((nuint)_memSize, 4096);
         NativeMemory.Clear(_mem, (nuint)_memSize);
         _desc = _mem;
