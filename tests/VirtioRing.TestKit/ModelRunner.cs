@@ -47,6 +47,9 @@ public sealed class ModelRunner : IDisposable
     /// <summary>Gets the model.</summary>
     public QueueModel Model { get; }
 
+    /// <summary>Gets what the run exercised so far (to judge a generator's coverage).</summary>
+    public RunnerStatistics Statistics { get; } = new();
+
     private IDriverQueue Driver => Pair.Driver;
 
     private IDeviceQueue Device => Pair.Device;
@@ -131,12 +134,35 @@ public sealed class ModelRunner : IDisposable
 
         Apply(RingOp.Of(RingOpKind.Reclaim));
         _op = null;
-        Check(Model.Outstanding == 0, "the model still has chains outstanding after the drain");
-        Check(Driver.FreeDescriptors == Driver.Size, $"descriptor leak: FreeDescriptors={Driver.FreeDescriptors}, Size={Driver.Size}");
-        Check(Driver.Outstanding == 0, $"Outstanding={Driver.Outstanding} after the drain");
-        Check(Device.InFlight == 0, $"device InFlight={Device.InFlight} after the drain");
-        Check(Pair.Buffers.Available == Pair.Buffers.Capacity, "a buffer was not returned");
-        Check(Pair.GuardedMemory.GuardsIntact(), "a guard band was overwritten: something wrote outside guest memory");
+        if (Model.Outstanding != 0)
+        {
+            Fail("the model still has chains outstanding after the drain");
+        }
+
+        if (Driver.FreeDescriptors != Driver.Size)
+        {
+            Fail($"descriptor leak: FreeDescriptors={Driver.FreeDescriptors}, Size={Driver.Size}");
+        }
+
+        if (Driver.Outstanding != 0)
+        {
+            Fail($"Outstanding={Driver.Outstanding} after the drain");
+        }
+
+        if (Device.InFlight != 0)
+        {
+            Fail($"device InFlight={Device.InFlight} after the drain");
+        }
+
+        if (Pair.Buffers.Available != Pair.Buffers.Capacity)
+        {
+            Fail("a buffer was not returned");
+        }
+
+        if (!Pair.GuardedMemory.GuardsIntact())
+        {
+            Fail("a guard band was overwritten: something wrote outside guest memory");
+        }
     }
 
     /// <summary>Frees the pair.</summary>
@@ -173,6 +199,7 @@ public sealed class ModelRunner : IDisposable
 
         ulong token = Model.NextToken;
         bool added = Driver.TryAddChain(segments, token);
+        Statistics.Count(added ? RunnerEvent.AddAccepted : RunnerEvent.AddRejected);
         if (added != expected)
         {
             Fail($"TryAddChain returned {added}; the model expects {expected} ({Model.Config.RingDescriptorsFor(spec.SegmentCount)} descriptor(s) needed, {Model.FreeDescriptors} free)");
@@ -200,6 +227,7 @@ public sealed class ModelRunner : IDisposable
         }
 
         bool kick = Driver.ShouldNotifyDevice();
+        Statistics.Count(e.Expected is null ? RunnerEvent.DecisionOpen : kick ? RunnerEvent.DecisionTrue : RunnerEvent.DecisionFalse);
         if (e.Expected is bool expected && kick != expected)
         {
             Fail($"ShouldNotifyDevice returned {kick}, expected {expected}: {e.Explanation}");
@@ -214,13 +242,30 @@ public sealed class ModelRunner : IDisposable
         PopStatus status = Driver.TryReclaimUsed(out UsedBuffer used);
         if (expected is null)
         {
-            Check(status == PopStatus.Empty, $"TryReclaimUsed returned {status} (token {used.Token}) with nothing published as used");
+            if (status != PopStatus.Empty)
+            {
+                Fail($"TryReclaimUsed returned {status} (token {used.Token}) with nothing published as used");
+            }
+
             return;
         }
 
-        Check(status == PopStatus.Popped, $"TryReclaimUsed returned {status}; expected token {expected.Token}");
-        Check(used.Token == expected.Token, $"reclaimed token {used.Token}; expected {expected.Token} ({expected})");
-        Check(used.WrittenLength == expected.WrittenLength, $"reclaimed written length {used.WrittenLength}; the device pushed {expected.WrittenLength} ({expected})");
+        if (status != PopStatus.Popped)
+        {
+            Fail($"TryReclaimUsed returned {status}; expected token {expected.Token}");
+        }
+
+        if (used.Token != expected.Token)
+        {
+            Fail($"reclaimed token {used.Token}; expected {expected.Token} ({expected})");
+        }
+
+        if (used.WrittenLength != expected.WrittenLength)
+        {
+            Fail($"reclaimed written length {used.WrittenLength}; the device pushed {expected.WrittenLength} ({expected})");
+        }
+
+        Statistics.Count(RunnerEvent.Reclaimed);
         VerifyBuffers(expected);
         foreach (BufferSegment s in expected.Segments)
         {
@@ -241,18 +286,33 @@ public sealed class ModelRunner : IDisposable
             int len = (int)s.Length;
             if (!s.IsDeviceWritable)
             {
-                Check(slot.Slice(0, len).SequenceEqual(readable.Slice(0, len)), $"readable segment {i} was modified ({chain})");
+                if (!slot.Slice(0, len).SequenceEqual(readable.Slice(0, len)))
+                {
+                    Fail($"readable segment {i} was modified ({chain})");
+                }
+
                 readable = readable.Slice(len);
             }
             else
             {
                 int w = Math.Min(len, written.Length);
-                Check(slot.Slice(0, w).SequenceEqual(written.Slice(0, w)), $"writable segment {i} does not hold the bytes the device wrote ({chain})");
-                Check(slot.Slice(w, len - w).IndexOfAnyExcept(Poison) < 0, $"writable segment {i} was written past the pushed length ({chain})");
+                if (!slot.Slice(0, w).SequenceEqual(written.Slice(0, w)))
+                {
+                    Fail($"writable segment {i} does not hold the bytes the device wrote ({chain})");
+                }
+
+                if (slot.Slice(w, len - w).IndexOfAnyExcept(Poison) >= 0)
+                {
+                    Fail($"writable segment {i} was written past the pushed length ({chain})");
+                }
+
                 written = written.Slice(w);
             }
 
-            Check(slot.Slice(len).IndexOfAnyExcept(Poison) < 0, $"bytes after segment {i} were written ({chain})");
+            if (slot.Slice(len).IndexOfAnyExcept(Poison) >= 0)
+            {
+                Fail($"bytes after segment {i} were written ({chain})");
+            }
         }
     }
 
@@ -264,30 +324,59 @@ public sealed class ModelRunner : IDisposable
         PopStatus status = Device.TryPopAvailable(out DescriptorChain chain);
         if (expected is null)
         {
-            Check(status == PopStatus.Empty, $"TryPopAvailable returned {status} with nothing published");
+            if (status != PopStatus.Empty)
+            {
+                Fail($"TryPopAvailable returned {status} with nothing published");
+            }
+
             return;
         }
 
-        Check(status == PopStatus.Popped, $"TryPopAvailable returned {status} (fault {Device.Fault}); expected token {expected.Token}");
-        Check(chain.IsHeld, "a popped chain is not held");
+        if (status != PopStatus.Popped)
+        {
+            Fail($"TryPopAvailable returned {status} (fault {Device.Fault}); expected token {expected.Token}");
+        }
+
+        if (!chain.IsHeld)
+        {
+            Fail("a popped chain is not held");
+        }
+
         ChainSpec spec = expected.Spec;
-        Check(chain.SegmentCount == spec.SegmentCount && chain.ReadableCount == spec.Readable.Count,
-            $"popped {chain.ReadableCount}+{chain.WritableCount} segments; the driver added {spec}");
-        Check(chain.ReadableLength == spec.ReadableLength && chain.WritableLength == spec.WritableLength,
-            $"popped lengths {chain.ReadableLength}/{chain.WritableLength}; the driver added {spec}");
+        if (!(chain.SegmentCount == spec.SegmentCount && chain.ReadableCount == spec.Readable.Count))
+        {
+            Fail($"popped {chain.ReadableCount}+{chain.WritableCount} segments; the driver added {spec}");
+        }
+
+        if (!(chain.ReadableLength == spec.ReadableLength && chain.WritableLength == spec.WritableLength))
+        {
+            Fail($"popped lengths {chain.ReadableLength}/{chain.WritableLength}; the driver added {spec}");
+        }
+
         for (int i = 0; i < chain.SegmentCount; i++)
         {
             BufferSegment got = chain.GetSegment(i);
-            Check(got == expected.Segments[i], $"segment {i} is {got.Address} len={got.Length} w={got.IsDeviceWritable}; the driver added {expected.Segments[i].Address} len={expected.Segments[i].Length} w={expected.Segments[i].IsDeviceWritable}");
+            if (got != expected.Segments[i])
+            {
+                Fail($"segment {i} is {got.Address} len={got.Length} w={got.IsDeviceWritable}; the driver added {expected.Segments[i].Address} len={expected.Segments[i].Length} w={expected.Segments[i].IsDeviceWritable}");
+            }
         }
 
         byte[] seen = new byte[chain.ReadableLength];
-        Check(chain.CopyFromReadable(0, seen) == seen.Length && seen.AsSpan().SequenceEqual(expected.ReadableBytes.Span), "the device reads other bytes than the driver wrote");
-        if (Model.Config.Kind == QueueKind.Split)
+        if (!(chain.CopyFromReadable(0, seen) == seen.Length && seen.AsSpan().SequenceEqual(expected.ReadableBytes.Span)))
         {
-            Check(chain.Id < Model.Config.Size, $"split chain id {chain.Id} is not a descriptor index");
+            Fail("the device reads other bytes than the driver wrote");
         }
 
+        if (Model.Config.Kind == QueueKind.Split)
+        {
+            if (chain.Id >= Model.Config.Size)
+            {
+                Fail($"split chain id {chain.Id} is not a descriptor index");
+            }
+        }
+
+        Statistics.Count(chain.SegmentCount > 8 ? RunnerEvent.PoppedLong : RunnerEvent.Popped);
         Model.Pop(chain.Id, out string? error);
         CheckNull(error);
         _heldChains.Add(chain);
@@ -305,9 +394,18 @@ public sealed class ModelRunner : IDisposable
         uint length = (uint)((ulong)chain.WritableLength * (ulong)Math.Clamp(writtenPercent, 0, 100) / 100);
         byte[] bytes = new byte[length];
         _random.NextBytes(bytes);
-        Check(chain.CopyToWritable(0, bytes) == bytes.Length, "CopyToWritable wrote fewer bytes than the writable length allows");
+        if (chain.CopyToWritable(0, bytes) != bytes.Length)
+        {
+            Fail("CopyToWritable wrote fewer bytes than the writable length allows");
+        }
+
         Device.PushUsed(chain, length);
-        Check(!chain.IsHeld, "a pushed chain is still held");
+        Statistics.Count(index != 0 ? RunnerEvent.PushedOutOfOrder : length == 0 ? RunnerEvent.PushedEmpty : RunnerEvent.Pushed);
+        if (chain.IsHeld)
+        {
+            Fail("a pushed chain is still held");
+        }
+
         _heldChains.RemoveAt(index);
         Model.Push(index, bytes);
     }
@@ -316,13 +414,18 @@ public sealed class ModelRunner : IDisposable
     {
         int published = Device.PublishUsed();
         int expected = Model.PublishUsed();
-        Check(published == expected, $"PublishUsed returned {published}; {expected} buffer(s) were pushed");
+        if (published != expected)
+        {
+            Fail($"PublishUsed returned {published}; {expected} buffer(s) were pushed");
+        }
+
         if (Model.Config.Kind == QueueKind.Split)
         {
             ushort idx = Pair.Inspector.UsedIdx;
-            Check(idx == Model.SplitUsedIdx, Model.Config.InOrder
-                ? $"used.idx is {idx}, expected {Model.SplitUsedIdx}: under IN_ORDER a run of zero-length pushes and the push after it are one used element"
-                : $"used.idx is {idx}, expected {Model.SplitUsedIdx} (one element per buffer)");
+            if (idx != Model.SplitUsedIdx)
+            {
+                Fail($"used.idx is {idx}, expected {Model.SplitUsedIdx} (it counts buffers, IN_ORDER batches too)");
+            }
         }
     }
 
@@ -335,6 +438,7 @@ public sealed class ModelRunner : IDisposable
         }
 
         bool notify = Device.ShouldNotifyDriver();
+        Statistics.Count(e.Expected is null ? RunnerEvent.DecisionOpen : notify ? RunnerEvent.DecisionTrue : RunnerEvent.DecisionFalse);
         if (e.Expected is bool expected && notify != expected)
         {
             Fail($"ShouldNotifyDriver returned {notify}, expected {expected}: {e.Explanation}");
@@ -347,11 +451,30 @@ public sealed class ModelRunner : IDisposable
 
     private void CheckCounters()
     {
-        Check(!Driver.IsBroken && Driver.Fault == VirtqueueFault.None, $"the driver queue broke: {Driver.Fault}");
-        Check(!Device.IsBroken && Device.Fault == VirtqueueFault.None, $"the device queue broke: {Device.Fault}");
-        Check(Driver.FreeDescriptors == Model.FreeDescriptors, $"FreeDescriptors={Driver.FreeDescriptors}, model {Model.FreeDescriptors}");
-        Check(Driver.Outstanding == Model.Outstanding, $"Outstanding={Driver.Outstanding}, model {Model.Outstanding}");
-        Check(Device.InFlight == Model.Held.Count, $"InFlight={Device.InFlight}, model {Model.Held.Count}");
+        if (Driver.IsBroken || Driver.Fault != VirtqueueFault.None)
+        {
+            Fail($"the driver queue broke: {Driver.Fault}");
+        }
+
+        if (Device.IsBroken || Device.Fault != VirtqueueFault.None)
+        {
+            Fail($"the device queue broke: {Device.Fault}");
+        }
+
+        if (Driver.FreeDescriptors != Model.FreeDescriptors)
+        {
+            Fail($"FreeDescriptors={Driver.FreeDescriptors}, model {Model.FreeDescriptors}");
+        }
+
+        if (Driver.Outstanding != Model.Outstanding)
+        {
+            Fail($"Outstanding={Driver.Outstanding}, model {Model.Outstanding}");
+        }
+
+        if (Device.InFlight != Model.Held.Count)
+        {
+            Fail($"InFlight={Device.InFlight}, model {Model.Held.Count}");
+        }
     }
 
     private void Check(bool condition, string message)
@@ -361,6 +484,7 @@ public sealed class ModelRunner : IDisposable
             Fail(message);
         }
     }
+
 
     private void CheckNull(string? error)
     {

@@ -17,6 +17,13 @@ namespace VirtioRing.TestKit;
 /// the packed used descriptors are written in push order); under IN_ORDER the device pushes in pop
 /// order, so everything is FIFO. Positions for packed event suppression are absolute descriptor
 /// counts (ring slots published / used since the start); lap k has wrap counter 1 when k is even.
+/// <para>Notification decisions, from the suppression values in memory and the position at the
+/// previous decision: split with EVENT_IDX, exactly <c>vring_need_event(event, idx now, idx then)</c>;
+/// split without, true iff something was published since and the other side's flag is clear;
+/// packed DISABLE false, ENABLE true iff something was published since, DESC true iff the event
+/// descriptor lies in the published range (left open only past a ring's worth). On top: without
+/// EVENT_IDX the flags must show the other side's last enable/disable, and when the other side
+/// enabled with nothing pending and something was published since, the answer must be true.</para>
 /// </remarks>
 public sealed class QueueModel
 {
@@ -76,7 +83,7 @@ public sealed class QueueModel
     /// <summary>Gets the ring descriptors published as used since the start (packed used position).</summary>
     public long UsedDescriptors { get; private set; }
 
-    /// <summary>Gets the split <c>used.idx</c> the device must have written: one element per buffer, or under IN_ORDER one per batch (a run of zero-length pushes and the push after it).</summary>
+    /// <summary>Gets the split <c>used.idx</c> the device must have written: the buffers published as used, modulo 2^16 (under IN_ORDER too, §2.7.9).</summary>
     public ushort SplitUsedIdx { get; private set; }
 
     /// <summary>Gets the chains reclaimed since the start.</summary>
@@ -93,6 +100,10 @@ public sealed class QueueModel
 
     /// <summary>Gets whether the device enabled notifications with nothing pending and now sleeps until the driver kicks.</summary>
     public bool DeviceWaiting { get; private set; }
+
+    private long DeviceWaitMark { get; set; }
+
+    private long DriverWaitMark { get; set; }
 
     private long LastKickChains { get; set; }
 
@@ -179,6 +190,7 @@ public sealed class QueueModel
         bool pending = _used.Count > 0;
         DriverWantsNotifications = true;
         DriverWaiting = !returned;
+        DriverWaitMark = UsedBuffers;
         return returned == pending ? null
             : string.Create(CultureInfo.InvariantCulture, $"EnableUsedNotifications returned {returned} with {_used.Count} used buffer(s) pending");
     }
@@ -198,8 +210,8 @@ public sealed class QueueModel
 
     /// <summary>Records the device popping the next available chain.</summary>
     /// <param name="deviceId">The id the device gave it.</param>
-    /// <returns>The chain, or <see langword="null"/> with <paramref name="error"/> set when the id is already held.</returns>
-    /// <param name="error">Why the pop is wrong.</param>
+    /// <param name="error">Set when the pop is wrong: the id is already held by another chain.</param>
+    /// <returns>The chain.</returns>
     public ModelChain Pop(ushort deviceId, out string? error)
     {
         ModelChain c = _available.Dequeue();
@@ -240,23 +252,16 @@ public sealed class QueueModel
     /// <returns>The number of buffers published.</returns>
     public int PublishUsed()
     {
-        int elements = 0;
-        for (int i = 0; i < _pushed.Count; i++)
+        foreach (ModelChain c in _pushed)
         {
-            ModelChain c = _pushed[i];
-            // IN_ORDER: a zero-length push is folded into the next element; the last push always ends one.
-            if (!Config.InOrder || c.WrittenLength != 0 || i == _pushed.Count - 1)
-            {
-                elements++;
-            }
-
             c.State = ModelChainState.Used;
             _used.Enqueue(c);
             UsedBuffers++;
             UsedDescriptors += c.RingDescriptors;
         }
 
-        SplitUsedIdx = unchecked((ushort)(SplitUsedIdx + elements));
+        // §2.7.9: under IN_ORDER a batch may be one used element, but used.idx still moves by the batch size.
+        SplitUsedIdx = unchecked((ushort)(SplitUsedIdx + _pushed.Count));
         int n = _pushed.Count;
         _pushed.Clear();
         return n;
@@ -270,6 +275,7 @@ public sealed class QueueModel
         bool pending = _available.Count > 0;
         DeviceWantsNotifications = true;
         DeviceWaiting = !returned;
+        DeviceWaitMark = PublishedChains;
         return returned == pending ? null
             : string.Create(CultureInfo.InvariantCulture, $"EnableNotifications returned {returned} with {_available.Count} available chain(s) pending");
     }
@@ -315,7 +321,7 @@ public sealed class QueueModel
             explanation = string.Create(CultureInfo.InvariantCulture, $"device event {e}, avail position {LastKickDescriptors} -> {PublishedDescriptors}");
         }
 
-        return Combine(formula, violation, explanation, since, DeviceWantsNotifications, DeviceWaiting, "device");
+        return Combine(formula, violation, explanation, since, DeviceWantsNotifications, DeviceWaiting && PublishedChains > DeviceWaitMark, "device");
     }
 
     /// <summary>Records the driver's decision (its position becomes the new baseline).</summary>
@@ -361,7 +367,7 @@ public sealed class QueueModel
             explanation = string.Create(CultureInfo.InvariantCulture, $"driver event {e}, used position {LastNotifyDescriptors} -> {UsedDescriptors}");
         }
 
-        return Combine(formula, violation, explanation, since, DriverWantsNotifications, DriverWaiting, "driver");
+        return Combine(formula, violation, explanation, since, DriverWantsNotifications, DriverWaiting && UsedBuffers > DriverWaitMark, "driver");
     }
 
     /// <summary>Records the device's decision (its position becomes the new baseline).</summary>
@@ -379,7 +385,7 @@ public sealed class QueueModel
 
     /// <summary>
     /// The split rule (§2.7.10): with EVENT_IDX, notify iff <c>vring_need_event(event, new, old)</c>;
-    /// otherwise iff the other side's flag (bit 0) is clear — undecided when nothing was published.
+    /// otherwise iff something was published since the last decision and the other side's flag (bit 0) is clear.
     /// </summary>
     /// <param name="eventIndex">Whether EVENT_IDX was negotiated.</param>
     /// <param name="flags">The other side's flags field.</param>
@@ -397,12 +403,13 @@ public sealed class QueueModel
                 string.Create(CultureInfo.InvariantCulture, $"vring_need_event({eventName}={eventIdx}, new={newIdx}, old={oldIdx})"));
         }
 
+        // Nothing published since the last decision: nothing to notify for (the contract's "for what was published since the last decision").
         string why = string.Create(CultureInfo.InvariantCulture, $"{flagsName}={flags}, idx {oldIdx} -> {newIdx}");
-        return (newIdx == oldIdx ? null : (flags & 1) == 0, why);
+        return (newIdx != oldIdx && (flags & 1) == 0, why);
     }
 
     /// <summary>
-    /// The packed rule (§2.8.10): ENABLE notifies (undecided when nothing was published), DISABLE
+    /// The packed rule (§2.8.10): ENABLE notifies when something was published, DISABLE
     /// does not, DESC notifies iff the descriptor at the event's offset and wrap counter lies in
     /// [<paramref name="oldPosition"/>, <paramref name="newPosition"/>) (undecided when more than a
     /// ring's worth passed, where wrap counters become ambiguous).
@@ -420,7 +427,7 @@ public sealed class QueueModel
         switch (e.Flags)
         {
             case EventSuppression.Enable:
-                return newPosition == oldPosition ? null : true;
+                return newPosition != oldPosition;
             case EventSuppression.Disable:
                 return false;
             case EventSuppression.Desc:
@@ -462,7 +469,8 @@ public sealed class QueueModel
         return oldPosition + delta < newPosition;
     }
 
-    private NotificationExpectation Combine(bool? formula, string? violation, string explanation, long publishedSince, bool wants, bool waiting, string other)
+    // waitingForNew: the other side enabled notifications with nothing pending and something was published since.
+    private NotificationExpectation Combine(bool? formula, string? violation, string explanation, long publishedSince, bool wants, bool waitingForNew, string other)
     {
         bool? required = null;
         string because = string.Empty;
@@ -473,10 +481,10 @@ public sealed class QueueModel
             because = $"; no EVENT_IDX and the {other} {(wants ? "enabled" : "disabled")} notifications last";
         }
 
-        if (publishedSince > 0 && waiting)
+        if (waitingForNew)
         {
             required = true;
-            because = $"; the {other} enabled notifications with nothing pending and sleeps (a lost wake-up otherwise)";
+            because = $"; the {other} enabled notifications with nothing pending, sleeps, and something was published since (a lost wake-up otherwise)";
         }
 
         if (formula.HasValue && required.HasValue && formula.Value != required.Value && violation is null)

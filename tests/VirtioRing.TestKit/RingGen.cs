@@ -135,15 +135,21 @@ public static class RingGen
         from seed in Gen.Choose(0, int.MaxValue)
         select new ModelScenario(config, ops, seed);
 
-    /// <summary>Gets arbitrary ring contents for a device queue of a layout.</summary>
+    /// <summary>
+    /// Gets arbitrary ring contents for a device queue of a layout: a third fully arbitrary (biased
+    /// values everywhere), two thirds well-formed chains with a few fields overwritten by arbitrary
+    /// values (so walks get deep before something breaks, or nothing breaks at all).
+    /// </summary>
     /// <param name="kind">The layout.</param>
     /// <returns>The generator.</returns>
-    public static Gen<HostileRingImage> HostileFor(QueueKind kind)
-    {
-        Gen<int> sizes = kind == QueueKind.Split
-            ? Gen.Frequency((90, Gen.Elements(1, 2, 4, 8, 16, 32, 64)), (10, Gen.Elements(128, 256)))
-            : Gen.Frequency((90, Gen.Choose(1, 64)), (10, Gen.Choose(65, 256)));
-        return from size in sizes
+    public static Gen<HostileRingImage> HostileFor(QueueKind kind) =>
+        Gen.Frequency((1, ArbitraryHostileFor(kind)), (2, MutatedHostileFor(kind)));
+
+    /// <summary>Gets fully arbitrary ring contents (biased values in every field).</summary>
+    /// <param name="kind">The layout.</param>
+    /// <returns>The generator.</returns>
+    public static Gen<HostileRingImage> ArbitraryHostileFor(QueueKind kind) =>
+        from size in HostileSizeFor(kind)
                from features in FeatureSet
                from descriptors in RawDescriptorFor(kind, size, inRing: true).ArrayOf(size)
                from avail in Gen.Frequency((85, Gen.Choose(0, size - 1)), (15, UInt16)).Select(i => (ushort)i).ArrayOf(kind == QueueKind.Split ? size : 0)
@@ -156,7 +162,23 @@ public static class RingGen
                from fill in Gen.Choose(0, 255)
                select new HostileRingImage(new QueueConfig(kind, size, features), descriptors, avail, (ushort)availIdx, (ushort)availFlags,
                    (ushort)eventOffWrap, (ushort)eventFlags, indirect, (byte)fill);
-    }
+
+    /// <summary>
+    /// Gets well-formed rings (chains of direct buffers and indirect tables, made available as a
+    /// driver would; indirect tables sometimes without the feature) with 0..3 fields then replaced
+    /// by arbitrary values.
+    /// </summary>
+    /// <param name="kind">The layout.</param>
+    /// <returns>The generator.</returns>
+    public static Gen<HostileRingImage> MutatedHostileFor(QueueKind kind) =>
+        from size in HostileSizeFor(kind)
+        from features in FeatureSet
+        from seed in Gen.Choose(0, int.MaxValue)
+        select HostileRingBuilder.Build(new QueueConfig(kind, size, features), seed);
+
+    private static Gen<int> HostileSizeFor(QueueKind kind) => kind == QueueKind.Split
+        ? Gen.Frequency((90, Gen.Elements(1, 2, 4, 8, 16, 32, 64)), (10, Gen.Elements(128, 256)))
+        : Gen.Frequency((90, Gen.Choose(1, 64)), (10, Gen.Choose(65, 256)));
 
     /// <summary>Gets arbitrary descriptors: addresses biased into memory, lengths biased to interesting values, flags biased to plausible ones (packed ring slots: mostly marked available for the first lap).</summary>
     /// <param name="kind">The layout.</param>

@@ -55,11 +55,11 @@ public class QueueModelTests
         s => RingGen.ShrinkScenario(s).Take(50).All(x => x.IsValid));
 
     [Fact]
-    public void SplitDecision_NoEventIndex_FollowsFlagsAndIsOpenWhenNothingPublished()
+    public void SplitDecision_NoEventIndex_FollowsFlagsAndIsFalseWhenNothingPublished()
     {
         Assert.True(QueueModel.SplitDecision(false, 0, 0, 5, 4, "f", "e").Decision);
         Assert.False(QueueModel.SplitDecision(false, 1, 0, 5, 4, "f", "e").Decision);
-        Assert.Null(QueueModel.SplitDecision(false, 0, 0, 4, 4, "f", "e").Decision);
+        Assert.False(QueueModel.SplitDecision(false, 0, 0, 4, 4, "f", "e").Decision);
         Assert.True(QueueModel.SplitDecision(true, 1, 4, 5, 4, "f", "e").Decision);
         Assert.False(QueueModel.SplitDecision(true, 0, 5, 5, 4, "f", "e").Decision);
     }
