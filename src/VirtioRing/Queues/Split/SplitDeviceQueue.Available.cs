@@ -153,8 +153,10 @@ public sealed unsafe partial class SplitDeviceQueue
             return VirtqueueFault.IndirectTableLength;
         }
 
+        // The whole chain, direct descriptors before the table included, may not be longer than
+        // the queue (§2.7.5.3.1); checking the table alone would allow almost twice that.
         uint entries = tableLength / Descriptor.Size;
-        if (entries > _mask + 1)
+        if (entries > _mask + 1 - (uint)pending.SegmentCount)
         {
             return VirtqueueFault.ChainTooLong;
         }
