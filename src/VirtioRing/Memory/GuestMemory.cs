@@ -217,6 +217,36 @@ public sealed unsafe class GuestMemory : IDisposable
         return GuestMemoryStatus.Unmapped;
     }
 
+    /// <summary>
+    /// The region that holds <paramref name="address"/>, or null. For callers that keep a last-hit
+    /// hint of their own (a device queue's chain store): they check their copy of the region first
+    /// and come here after a miss, so no mutable state is shared between queues.
+    /// </summary>
+    internal GuestRegion? FindRegion(ulong address)
+    {
+        GuestRegion[] regions = _regions;
+        int lo = 0, hi = regions.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = (int)((uint)(lo + hi) >> 1);
+            GuestRegion r = regions[mid];
+            if (address < r.Start.Value)
+            {
+                hi = mid - 1;
+            }
+            else if (address - r.Start.Value >= r.Size)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                return r;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Disposes the regions when this table owns them.</summary>
     public void Dispose()
     {

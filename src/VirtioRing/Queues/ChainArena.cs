@@ -10,7 +10,9 @@ namespace VirtioRing.Queues;
 /// Device-side store of the chains in flight: one slot per possible outstanding chain (the queue
 /// size), each with room for <see cref="InlineSegments"/> segments and a pooled overflow array
 /// for longer chains. Slots are recycled, so a steady state allocates nothing. Slot generations
-/// turn a stale <see cref="DescriptorChain"/> (pushed twice, or after a reset) into an exception.
+/// turn a stale <see cref="DescriptorChain"/> (pushed twice, or after a reset) into an exception:
+/// one 16-bit word per slot, odd while the slot is held, so "held and of this generation" is one
+/// compare against the generation a chain carries (always odd).
 /// Shared by the split and packed device queues: both validate a descriptor the same way here.
 /// </summary>
 internal sealed unsafe class ChainArena
@@ -19,25 +21,39 @@ internal sealed unsafe class ChainArena
 
     private readonly SegmentEntry[] _inline;
     private readonly SegmentEntry[]?[] _overflow;
-    private readonly ushort[] _generation;
+    private readonly ushort[] _generation;   // per slot; odd while held (one load answers IsCurrent)
     private readonly ushort[] _freeSlots;
-    private readonly bool[] _held;
     private int _freeCount;
+    private GuestMemory _memory;
+
+    // Last-hit translation hint: a copy of the region that answered last, so the common case is
+    // three compares on fields of this object instead of loads through the region table. Refreshed
+    // after a miss and cleared when Memory is set; per queue, so nothing mutable is shared.
+    private ulong _hintStart;
+    private ulong _hintSize;    // 0: no hint (every lookup misses)
+    private byte* _hintHost;
 
     public ChainArena(GuestMemory memory, int capacity)
     {
         Debug.Assert(capacity is > 0 and <= 32768, "capacity is a queue size");
-        Memory = memory;
+        _memory = memory;
         Capacity = capacity;
         _inline = new SegmentEntry[capacity * InlineSegments];
         _overflow = new SegmentEntry[]?[capacity];
         _generation = new ushort[capacity];
-        _held = new bool[capacity];
         _freeSlots = new ushort[capacity];
         Reset();
     }
 
-    public GuestMemory Memory { get; set; }
+    public GuestMemory Memory
+    {
+        get => _memory;
+        set
+        {
+            _memory = value;
+            _hintSize = 0;
+        }
+    }
 
     public int Capacity { get; }
 
@@ -45,8 +61,12 @@ internal sealed unsafe class ChainArena
     public int InFlight => Capacity - _freeCount;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsCurrent(ushort slot, ushort generation) =>
-        slot < Capacity && _held[slot] && _generation[slot] == generation;
+    public bool IsCurrent(ushort slot, ushort generation)
+    {
+        // A chain's generation is odd; a free slot's is even, so equality also means "held".
+        ushort[] generations = _generation;
+        return slot < (uint)generations.Length && generations[slot] == generation;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref SegmentEntry Segment(ushort slot, int index)
@@ -70,7 +90,7 @@ internal sealed unsafe class ChainArena
         }
 
         ushort slot = _freeSlots[--_freeCount];
-        _held[slot] = true;
+        _generation[slot]++;   // odd: held
         pending = new PendingChain(slot);
         return true;
     }
@@ -97,15 +117,14 @@ internal sealed unsafe class ChainArena
         byte* host = null;
         if (length != 0)
         {
-            GuestMemoryStatus status = Memory.TryTranslate(address, length, out host);
-            if (status != GuestMemoryStatus.Ok)
+            host = TranslateHinted(address, length);
+            if (host == null)
             {
-                return status switch
+                VirtqueueFault miss = TranslateMiss(address, length, out host);
+                if (miss != VirtqueueFault.None)
                 {
-                    GuestMemoryStatus.AddressOverflow => VirtqueueFault.AddressOverflow,
-                    GuestMemoryStatus.TooLong => VirtqueueFault.ChainTooLarge,
-                    _ => VirtqueueFault.BufferOutOfRange,
-                };
+                    return miss;
+                }
             }
         }
 
@@ -134,6 +153,51 @@ internal sealed unsafe class ChainArena
         return VirtqueueFault.None;
     }
 
+    /// <summary>
+    /// The common chain in one step: a single direct buffer (no NEXT, no INDIRECT). Same checks and
+    /// faults as <see cref="TryBegin"/> then <see cref="Append"/> then <see cref="Complete"/>: no
+    /// free slot is <see cref="VirtqueueFault.TooManyInFlight"/>, then the buffer must lie in one
+    /// region. A one-buffer chain cannot be out of order or reach 2^32 bytes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public VirtqueueFault TryTakeSingle(ulong address, uint length, bool writable, ushort id, out DescriptorChain chain)
+    {
+        int free = _freeCount;
+        if (free == 0)
+        {
+            chain = default;
+            return VirtqueueFault.TooManyInFlight;
+        }
+
+        byte* host = null;
+        if (length != 0)
+        {
+            host = TranslateHinted(address, length);
+            if (host == null)
+            {
+                VirtqueueFault miss = TranslateMiss(address, length, out host);
+                if (miss != VirtqueueFault.None)
+                {
+                    chain = default;
+                    return miss;
+                }
+            }
+        }
+
+        free--;
+        _freeCount = free;
+        ushort slot = _freeSlots[free];
+        ushort generation = ++_generation[slot];   // odd: held
+        ref SegmentEntry e = ref _inline[slot * InlineSegments];
+        e.Address = address;
+        e.Host = (IntPtr)host;
+        e.Length = length;
+        e.Writable = writable;
+        uint readable = writable ? 0 : length;
+        chain = new DescriptorChain(this, slot, generation, id, 1, 1, writable ? (ushort)0 : (ushort)1, readable, length - readable);
+        return VirtqueueFault.None;
+    }
+
     /// <summary>Turns a fully walked chain into the caller's value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public DescriptorChain Complete(in PendingChain pending, ushort id, ushort descriptorCount) =>
@@ -142,7 +206,7 @@ internal sealed unsafe class ChainArena
             pending.ReadableLength, pending.WritableLength);
 
     /// <summary>Gives a slot back after a walk failed.</summary>
-    public void Abort(in PendingChain pending) => Free(pending.Slot);
+    public void Abort(ushort slot) => Free(slot);
 
     /// <summary>Frees a held chain's slot; throws when the chain is stale or from another queue.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -162,10 +226,9 @@ internal sealed unsafe class ChainArena
         _freeCount = 0;
         for (int slot = Capacity - 1; slot >= 0; slot--)
         {
-            if (_held[slot])
+            if ((_generation[slot] & 1) != 0)
             {
-                _held[slot] = false;
-                _generation[slot]++;
+                _generation[slot]++;   // even: free, and every value of the old generation is stale
             }
 
             ReturnOverflow((ushort)slot);
@@ -176,10 +239,45 @@ internal sealed unsafe class ChainArena
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Free(ushort slot)
     {
-        Debug.Assert(_held[slot], "freeing a slot that is not held");
-        _held[slot] = false;
+        Debug.Assert((_generation[slot] & 1) != 0, "freeing a slot that is not held");
         _generation[slot]++;
         _freeSlots[_freeCount++] = slot;
+    }
+
+    /// <summary>Translates through the last-hit hint; null on a miss (region host memory is never at address 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* TranslateHinted(ulong address, uint length)
+    {
+        ulong offset = address - _hintStart;   // wraps to a huge value when address < start
+        ulong size = _hintSize;
+        return offset < size && length <= size - offset && length <= int.MaxValue ? _hintHost + offset : null;
+    }
+
+    /// <summary>A hint miss: the region table decides, and the region that answered becomes the hint.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private VirtqueueFault TranslateMiss(ulong address, uint length, out byte* host)
+    {
+        GuestMemory memory = _memory;
+        GuestMemoryStatus status = memory.TryTranslate(address, length, out host);
+        if (status != GuestMemoryStatus.Ok)
+        {
+            return status switch
+            {
+                GuestMemoryStatus.AddressOverflow => VirtqueueFault.AddressOverflow,
+                GuestMemoryStatus.TooLong => VirtqueueFault.ChainTooLarge,
+                _ => VirtqueueFault.BufferOutOfRange,
+            };
+        }
+
+        GuestRegion? region = memory.FindRegion(address);
+        if (region is not null && region.Host != null)
+        {
+            _hintStart = region.Start.Value;
+            _hintSize = region.Size;
+            _hintHost = region.Host;
+        }
+
+        return VirtqueueFault.None;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

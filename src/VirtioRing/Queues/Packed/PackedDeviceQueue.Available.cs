@@ -13,42 +13,94 @@ public sealed unsafe partial class PackedDeviceQueue
     /// <inheritdoc/>
     public PopStatus TryPopAvailable(out DescriptorChain chain)
     {
-        chain = default;
         if (_fault != VirtqueueFault.None)
         {
+            chain = default;
             return PopStatus.Broken;
         }
 
         ushort slot = _nextAvail;
-        bool wrap = _availWrap;
         byte* d = _ring + (slot * Descriptor.Size);
 
         // Acquire: the descriptor's other fields, and the buffers, are read only after its flags (the driver stores them last, after a barrier).
         ushort flags = PackedRing.LoadFlagsAcquire(d);
-        if (!PackedRing.IsAvailable(flags, wrap))
+        if (!PackedRing.IsAvailable(flags, _availWrap))
         {
+            chain = default;
             return PopStatus.Empty;
         }
 
+        // One copy: the flags were loaded above; the other fields are read once, here, and the
+        // general walk goes on from this copy.
+        ulong address = PackedRing.ReadAddress(d);
+        uint length = PackedRing.ReadLength(d);
+        ushort id = PackedRing.ReadId(d);
+        if ((flags & (ushort)(DescriptorFlags.Next | DescriptorFlags.Indirect)) != 0)
+        {
+            return PopChain(flags, address, length, id, out chain);
+        }
+
+        // The common case: one direct descriptor. The checks and their order are the general walk's.
+        if (_slotsOutstanding >= _size)
+        {
+            chain = default;
+            return Fail(VirtqueueFault.TooManyInFlight);   // the driver re-exposed a slot not yet used
+        }
+
+        VirtqueueFault fault = _arena.TryTakeSingle(address, length, (flags & (ushort)DescriptorFlags.DeviceWritable) != 0, id, out chain);
+        if (fault != VirtqueueFault.None)
+        {
+            return Fail(fault);
+        }
+
+        bool[] idHeld = _idHeld;   // its length is the queue size
+        if (id >= (uint)idHeld.Length || idHeld[id])
+        {
+            return AbortTaken(ref chain, id >= (uint)idHeld.Length ? VirtqueueFault.DescriptorIndexOutOfRange : VirtqueueFault.TooManyInFlight);
+        }
+
+        idHeld[id] = true;
+        slot++;
+        if (slot == _size)
+        {
+            slot = 0;
+            _availWrap = !_availWrap;
+        }
+
+        _nextAvail = slot;
+        _slotsOutstanding++;
+        if (_popOrder is not null)
+        {
+            AppendPopOrder(chain.Slot);
+        }
+
+        return PopStatus.Popped;
+    }
+
+    /// <summary>
+    /// The general case: a list of several descriptors, or an indirect one. The head's fields were
+    /// read once by the caller; the rest of the list is read here, each descriptor once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private PopStatus PopChain(ushort flags, ulong address, uint length, ushort id, out DescriptorChain chain)
+    {
+        chain = default;
         if (!_arena.TryBegin(out PendingChain pending))
         {
             return Fail(VirtqueueFault.TooManyInFlight);
         }
 
+        ushort slot = _nextAvail;
+        bool wrap = _availWrap;
         int budget = _size - _slotsOutstanding;   // ring slots the driver may legitimately have exposed
         int count = 0;
-        ushort id;
         VirtqueueFault fault;
         while (true)
         {
-            // One copy: the flags were loaded above; the other fields are read once, here.
-            ulong address = PackedRing.ReadAddress(d);
-            uint length = PackedRing.ReadLength(d);
-            id = PackedRing.ReadId(d);
             count++;
             if (count > budget)
             {
-                return Abort(ref pending, VirtqueueFault.TooManyInFlight);
+                return Abort(pending.Slot, VirtqueueFault.TooManyInFlight);
             }
 
             if ((flags & (ushort)DescriptorFlags.Indirect) != 0)
@@ -56,13 +108,17 @@ public sealed unsafe partial class PackedDeviceQueue
                 // §2.8.7: only with INDIRECT_DESC, and an indirect descriptor is a list on its own.
                 if (!_indirect || count != 1 || (flags & (ushort)DescriptorFlags.Next) != 0)
                 {
-                    return Abort(ref pending, VirtqueueFault.IndirectNotAllowed);
+                    return Abort(pending.Slot, VirtqueueFault.IndirectNotAllowed);
                 }
 
-                fault = WalkIndirect(ref pending, address, length);
+                // The table walk gets a copy: taking the address of `pending` itself would keep
+                // it in memory (not registers) for the direct walk as well.
+                PendingChain table = pending;
+                fault = WalkIndirect(ref table, address, length);
+                pending = table;
                 if (fault != VirtqueueFault.None)
                 {
-                    return Abort(ref pending, fault);
+                    return Abort(pending.Slot, fault);
                 }
 
                 break;
@@ -71,7 +127,7 @@ public sealed unsafe partial class PackedDeviceQueue
             fault = _arena.Append(ref pending, address, length, (flags & (ushort)DescriptorFlags.DeviceWritable) != 0);
             if (fault != VirtqueueFault.None)
             {
-                return Abort(ref pending, fault);
+                return Abort(pending.Slot, fault);
             }
 
             if ((flags & (ushort)DescriptorFlags.Next) == 0)
@@ -82,29 +138,34 @@ public sealed unsafe partial class PackedDeviceQueue
             if (count == _size)
             {
                 // No list is longer than the queue size (§2.8.17). A ring full of NEXT is the packed ring's loop.
-                return Abort(ref pending, VirtqueueFault.ChainTooLong);
+                return Abort(pending.Slot, VirtqueueFault.ChainTooLong);
             }
 
             PackedRing.Advance(ref slot, ref wrap, 1, _size);
-            d = _ring + (slot * Descriptor.Size);
+            byte* d = _ring + (slot * Descriptor.Size);
             flags = PackedRing.LoadFlagsAcquire(d);
             if (!PackedRing.IsAvailable(flags, wrap))
             {
                 // The rest of the list is not exposed yet: take nothing, read it again later (no spin).
-                _arena.Abort(in pending);
+                _arena.Abort(pending.Slot);
                 return PopStatus.Empty;
             }
+
+            // One copy of each later descriptor too.
+            address = PackedRing.ReadAddress(d);
+            length = PackedRing.ReadLength(d);
+            id = PackedRing.ReadId(d);
         }
 
         // §2.8.6: the buffer id is the one of the last descriptor of the list.
         if (id >= _size)
         {
-            return Abort(ref pending, VirtqueueFault.DescriptorIndexOutOfRange);
+            return Abort(pending.Slot, VirtqueueFault.DescriptorIndexOutOfRange);
         }
 
         if (_idHeld[id])
         {
-            return Abort(ref pending, VirtqueueFault.TooManyInFlight);
+            return Abort(pending.Slot, VirtqueueFault.TooManyInFlight);
         }
 
         _idHeld[id] = true;
@@ -115,12 +176,17 @@ public sealed unsafe partial class PackedDeviceQueue
         chain = _arena.Complete(in pending, id, (ushort)count);
         if (_popOrder is not null)
         {
-            int tail = _popOrderHead + _popOrderCount;
-            _popOrder[tail >= _size ? tail - _size : tail] = pending.Slot;
-            _popOrderCount++;
+            AppendPopOrder(pending.Slot);
         }
 
         return PopStatus.Popped;
+    }
+
+    private void AppendPopOrder(ushort arenaSlot)
+    {
+        int tail = _popOrderHead + _popOrderCount;
+        _popOrder![tail >= _size ? tail - _size : tail] = arenaSlot;
+        _popOrderCount++;
     }
 
     /// <summary>
@@ -167,10 +233,19 @@ public sealed unsafe partial class PackedDeviceQueue
         return VirtqueueFault.None;
     }
 
+    /// <summary>Gives back a chain taken by the single-descriptor path whose id turned out bad.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private PopStatus Abort(ref PendingChain pending, VirtqueueFault fault)
+    private PopStatus AbortTaken(ref DescriptorChain chain, VirtqueueFault fault)
     {
-        _arena.Abort(in pending);
+        _arena.Abort(chain.Slot);
+        chain = default;
+        return Fail(fault);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private PopStatus Abort(ushort slot, VirtqueueFault fault)
+    {
+        _arena.Abort(slot);
         return Fail(fault);
     }
 

@@ -26,9 +26,9 @@ public sealed unsafe partial class SplitDeviceQueue
     /// </remarks>
     public PopStatus TryPopAvailable(out DescriptorChain chain)
     {
-        chain = default;
         if (_fault != VirtqueueFault.None)
         {
+            chain = default;
             return PopStatus.Broken;
         }
 
@@ -41,6 +41,7 @@ public sealed unsafe partial class SplitDeviceQueue
             ushort available = unchecked((ushort)(index - next));
             if (available == 0)
             {
+                chain = default;
                 return PopStatus.Empty;
             }
 
@@ -48,6 +49,7 @@ public sealed unsafe partial class SplitDeviceQueue
             // device walk stale entries over and over (rust-vmm vm-virtio #196).
             if (available > (uint)Layout.Size)
             {
+                chain = default;
                 return Fail(VirtqueueFault.AvailIndexJump);
             }
 
@@ -57,18 +59,17 @@ public sealed unsafe partial class SplitDeviceQueue
         ushort head = SplitRing.ReadAvailEntry(_avail, next & _mask);   // read once
         if (head > _mask)
         {
+            chain = default;
             return Fail(VirtqueueFault.DescriptorIndexOutOfRange);
         }
 
-        if (!_arena.TryBegin(out PendingChain pending))
-        {
-            return Fail(VirtqueueFault.TooManyInFlight);
-        }
-
-        VirtqueueFault fault = WalkChain(head, ref pending, out ushort descriptorCount);
+        // The head descriptor is copied out once, here; the general walk goes on from this copy.
+        SplitRing.ReadDescriptor(_descriptors + (head * Descriptor.Size), out ulong address, out uint length, out ushort flags, out ushort link);
+        VirtqueueFault fault = (flags & (NextFlag | IndirectFlag)) == 0
+            ? _arena.TryTakeSingle(address, length, (flags & WritableFlag) != 0, head, out chain)   // the common case: one direct buffer
+            : PopChain(head, address, length, flags, link, out chain);
         if (fault != VirtqueueFault.None)
         {
-            _arena.Abort(pending);
             return Fail(fault);
         }
 
@@ -82,34 +83,61 @@ public sealed unsafe partial class SplitDeviceQueue
 
         if (_inOrder)
         {
-            _popOrder![_popSequence & _mask] = pending.Slot;
+            _popOrder![_popSequence & _mask] = chain.Slot;
             _popSequence = unchecked((ushort)(_popSequence + 1));
         }
 
-        chain = _arena.Complete(pending, head, descriptorCount);
         return PopStatus.Popped;
+    }
+
+    /// <summary>The general case: a chain of several descriptors, or an indirect table. <paramref name="chain"/> is default on a fault.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private VirtqueueFault PopChain(ushort head, ulong address, uint length, ushort flags, ushort link, out DescriptorChain chain)
+    {
+        if (!_arena.TryBegin(out PendingChain pending))
+        {
+            chain = default;
+            return VirtqueueFault.TooManyInFlight;
+        }
+
+        VirtqueueFault fault = WalkChain(head, address, length, flags, link, ref pending, out ushort descriptorCount);
+        if (fault != VirtqueueFault.None)
+        {
+            _arena.Abort(pending.Slot);
+            chain = default;
+            return fault;
+        }
+
+        chain = _arena.Complete(pending, head, descriptorCount);
+        return VirtqueueFault.None;
     }
 
     /// <summary>
     /// Walks a chain in the descriptor table from <paramref name="head"/>, switching to an indirect
-    /// table if its last descriptor points to one. Each descriptor is copied out once.
+    /// table if its last descriptor points to one. Each descriptor is copied out once: the head's
+    /// copy is passed in (<paramref name="address"/>, <paramref name="length"/>, <paramref name="flags"/>, <paramref name="next"/>).
     /// </summary>
-    private VirtqueueFault WalkChain(ushort head, ref PendingChain pending, out ushort descriptorCount)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private VirtqueueFault WalkChain(ushort head, ulong address, uint length, ushort flags, ushort next, ref PendingChain pending, out ushort descriptorCount)
     {
         uint limit = _mask + 1;
         uint index = head;
         uint count = 0;
         while (true)
         {
-            // TTL: a chain in one table of Size descriptors that visits more than Size of them
-            // must have visited one twice (§2.7.5.3.1 forbids chains longer than the queue).
-            if (count == limit)
+            if (count != 0)
             {
-                descriptorCount = 0;
-                return VirtqueueFault.DescriptorLoop;
+                // TTL: a chain in one table of Size descriptors that visits more than Size of them
+                // must have visited one twice (§2.7.5.3.1 forbids chains longer than the queue).
+                if (count == limit)
+                {
+                    descriptorCount = 0;
+                    return VirtqueueFault.DescriptorLoop;
+                }
+
+                SplitRing.ReadDescriptor(_descriptors + (index * Descriptor.Size), out address, out length, out flags, out next);
             }
 
-            SplitRing.ReadDescriptor(_descriptors + (index * Descriptor.Size), out ulong address, out uint length, out ushort flags, out ushort next);
             count++;
             descriptorCount = (ushort)count;
 
@@ -122,7 +150,12 @@ public sealed unsafe partial class SplitDeviceQueue
                     return VirtqueueFault.IndirectNotAllowed;
                 }
 
-                return WalkIndirect(address, length, ref pending);
+                // The table walk gets a copy: taking the address of `pending` itself would keep
+                // it in memory (not registers) on the common direct path as well.
+                PendingChain table = pending;
+                VirtqueueFault tableFault = WalkIndirect(address, length, ref table);
+                pending = table;
+                return tableFault;
             }
 
             VirtqueueFault fault = _arena.Append(ref pending, address, length, (flags & WritableFlag) != 0);

@@ -213,6 +213,45 @@ public sealed class SplitDeviceHostileTests : IDisposable
     }
 
     [Fact]
+    public void TryPopAvailable_MemorySetWithoutBufferRegion_FaultsBufferOutOfRange()
+    {
+        // The queue's last-hit translation hint must not outlive the table it came from.
+        var device = NewDevice();
+        _raw.WriteDescriptor(0, Data, 16, DescriptorFlags.DeviceWritable);
+        _raw.MakeAvailable(0);
+        Assert.Equal(PopStatus.Popped, device.TryPopAvailable(out DescriptorChain chain));
+        device.PushUsed(chain, 0);
+        Assert.Equal(1, device.PublishUsed());
+
+        // Same host memory, but only the first 16 KiB (the rings) are mapped: Data is no longer guest memory.
+        GuestRegion whole = _guarded.Memory.Regions[0];
+        using var ringsOnly = new GuestMemory(new[] { GuestRegion.FromHost(whole.Start, whole.HostAddress, 0x4000) }, ownsRegions: false);
+        device.Memory = ringsOnly;
+        Assert.False(device.IsBroken);
+        _raw.MakeAvailable(0);
+        Assert.Equal(PopStatus.Broken, device.TryPopAvailable(out DescriptorChain stale));
+        Assert.Equal(0, stale.SegmentCount);
+        Assert.Equal(VirtqueueFault.BufferOutOfRange, device.Fault);
+        Assert.Equal(0, device.InFlight);
+        Assert.True(_guarded.GuardsIntact());
+    }
+
+    [Fact]
+    public void TryPopAvailable_SingleDescriptorWhenEverySlotHeld_FaultsTooManyInFlight()
+    {
+        _raw.WriteDescriptor(0, Data, 16);
+        var device = NewDevice();
+        _raw.MakeAvailable(0, 0, 0, 0, 0, 0, 0, 0);
+        for (int i = 0; i < QueueSize; i++)
+        {
+            Assert.Equal(PopStatus.Popped, device.TryPopAvailable(out _));   // held, never pushed
+        }
+
+        _raw.MakeAvailable(0);
+        AssertBroken(device, VirtqueueFault.TooManyInFlight, expectedInFlight: QueueSize);
+    }
+
+    [Fact]
     public void TryPopAvailable_HeadIndexOutOfRange_FaultsDescriptorIndexOutOfRange()
     {
         AssertFault(VirtqueueFault.DescriptorIndexOutOfRange, head: QueueSize);
