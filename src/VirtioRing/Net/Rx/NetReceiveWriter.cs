@@ -21,7 +21,11 @@ namespace VirtioRing.Net.Rx;
 /// so <c>IN_ORDER</c> holds.</para>
 /// <para>Guest-controlled sizes are summed in 64 bits; a driver offering tiny or zero-length buffers
 /// gets its frames spread over more chains, up to the held-chain bound, and then
-/// <see cref="NetReceiveStatus.FrameTooLarge"/> — never a hang or an exception.</para>
+/// <see cref="NetReceiveStatus.FrameTooLarge"/> — never a hang or an exception. A buffer shorter
+/// than the header (each must hold one, §5.1.6.3.1) is still used in its turn and counted in
+/// <c>num_buffers</c>; the header then straddles buffers. A conforming driver never sees that.</para>
+/// <para>Without <c>MRG_RXBUF</c> only the next chain in pop order is used; when it cannot hold the
+/// frame the frame is refused and the chain stays held for the next one (as QEMU unpops it).</para>
 /// <para>One writer per receive queue, and nothing else pops that queue. Not thread-safe.
 /// Allocation-free after construction.</para>
 /// </remarks>
