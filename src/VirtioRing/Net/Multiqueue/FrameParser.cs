@@ -132,6 +132,7 @@ internal static class FrameParser
                 case Routing:
                 case DestinationOptions:
                     // Next header, header extension length in 8-octet units beyond the first 8 (RFC 8200 §4.3–4.6).
+                    parsed.HasExtensionHeaders = true;
                     if (end - position < 8)
                     {
                         return true;
@@ -157,12 +158,12 @@ internal static class FrameParser
                 case Fragment:
                     // RFC 8200 §4.5: next header, reserved, offset (13 bits) / res / M, identification. A real
                     // fragment (offset or M set) is hashed on addresses only; an atomic fragment is not a fragment.
+                    parsed.HasExtensionHeaders = true;
                     if (end - position < 8)
                     {
                         return true;
                     }
 
-                    parsed.HasExtensionHeaders = true;
                     if ((BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(position + 2)) & 0xFFF9) != 0)
                     {
                         return true;
@@ -173,6 +174,7 @@ internal static class FrameParser
 
                 case AuthenticationHeader:
                     // RFC 4302 §2.2: payload length in 4-octet units, minus 2.
+                    parsed.HasExtensionHeaders = true;
                     if (end - position < 8)
                     {
                         return true;
@@ -192,7 +194,6 @@ internal static class FrameParser
                     return true;
             }
 
-            parsed.HasExtensionHeaders = true;
             next = frame[position];
             position += length;
         }

@@ -18,7 +18,7 @@ internal struct ParsedFrame
     /// <summary><see cref="Tcp"/> or <see cref="Udp"/> when a whole header of that protocol follows an unfragmented IP header; else 0.</summary>
     public byte L4Protocol;
 
-    /// <summary>Whether an IPv6 extension header preceded the upper-layer header (§5.1.6.4.3.4 applies).</summary>
+    /// <summary>Whether the IPv6 packet carries an extension header, even a malformed one (§5.1.6.4.3.4 applies).</summary>
     public bool HasExtensionHeaders;
 
     /// <summary>Offset of the source address (4 or 16 bytes).</summary>
