@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace VirtioRing.Net.Multiqueue;
 
-/// <summary>Where RSS puts a received frame, and the hash for the 20-byte header (virtio 1.2 §5.1.6.5.7.2).</summary>
+/// <summary>Where RSS puts a received frame, and the hash for the 20-byte header (virtio 1.2 §5.1.6.5.7.3, "RSS processing").</summary>
 [DebuggerDisplay("rq {ReceiveQueue}, {Hash}")]
 public readonly struct RssDecision
 {

@@ -4,7 +4,7 @@ using System.Diagnostics;
 namespace VirtioRing.Net.Multiqueue;
 
 /// <summary>
-/// Receive-side scaling as a device applies it to every received frame (virtio 1.2 §5.1.6.5.7.2, "RSS
+/// Receive-side scaling as a device applies it to every received frame (virtio 1.2 §5.1.6.5.7.3, "RSS
 /// processing"): hash the frame (§5.1.6.4.3); if no hash was calculated, the unclassified queue; otherwise the
 /// indirection table entry at <c>hash &amp; indirection_table_mask</c>.
 /// </summary>
@@ -12,7 +12,8 @@ namespace VirtioRing.Net.Multiqueue;
 /// Built once per <see cref="RssConfiguration"/> (see <see cref="RssConfiguration.Steering"/>): the Toeplitz
 /// tables and a flat copy of the indirection table are made here, so <see cref="Steer"/> allocates nothing and
 /// makes no interface calls. Immutable and thread-safe. The spec's last step — drop the frame if the chosen
-/// queue is being reset — is the engine's, which knows the queues' state.
+/// queue is being reset — is the engine's, which knows the queues' state; so is checking that the table names
+/// only enabled receive queues (a driver requirement of §5.1.6.5.7.2), which the control-queue handler validates.
 /// </remarks>
 [DebuggerDisplay("RSS {Configuration.HashTypes}, {_table.Length} buckets")]
 public sealed class RssSteering
@@ -40,7 +41,7 @@ public sealed class RssSteering
             _table[i] = configuration.IndirectionTable[i];
         }
 
-        _mask = (uint)(n - 1);   // RssConfiguration guarantees a power of two (§5.1.6.5.7.1)
+        _mask = (uint)(n - 1);   // RssConfiguration guarantees a power of two (§5.1.6.5.7.2)
         _unclassified = configuration.UnclassifiedQueue;
     }
 

@@ -8,7 +8,7 @@ using static VirtioRing.Tests.Net.Multiqueue.TestFrames;
 
 namespace VirtioRing.Tests.Net.Multiqueue;
 
-/// <summary>RSS processing (virtio 1.2 §5.1.6.5.7.2) and hash reporting without RSS (§5.1.6.5.6.4).</summary>
+/// <summary>RSS processing (virtio 1.2 §5.1.6.5.7.3) and hash reporting without RSS (§5.1.6.5.6.4).</summary>
 public class RssSteeringTests
 {
     private const NetHashTypes All = (NetHashTypes)0x1FF;
