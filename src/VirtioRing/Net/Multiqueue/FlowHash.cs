@@ -38,10 +38,17 @@ internal static class FlowHash
             destinationPort = BinaryPrimitives.ReadUInt16LittleEndian(frame.Slice(parsed.L4Offset + 2));
         }
 
-        // Each endpoint is mixed on its own and the two are added: addition commutes, so swapping the
-        // endpoints (the reply) gives the same sum, and unlike XOR equal endpoints do not cancel.
-        ulong sum = Mix(source ^ ((ulong)sourcePort << 40)) + Mix(destination ^ ((ulong)destinationPort << 40));
-        return (uint)(Mix(sum ^ parsed.L4Protocol) >> 32);
+        // Order the two endpoints (address, then port) so both directions present them alike, then one
+        // multiply-add to combine them and one full mix.
+        if (source > destination || (source == destination && sourcePort > destinationPort))
+        {
+            (source, destination) = (destination, source);
+            (sourcePort, destinationPort) = (destinationPort, sourcePort);
+        }
+
+        ulong x = (source * Golden) + destination;
+        x ^= ((ulong)sourcePort << 40) | ((ulong)destinationPort << 24) | parsed.L4Protocol;
+        return (uint)(Mix(x) >> 32);
     }
 
     /// <summary>Hashes a frame, or returns false when it is not IP.</summary>
@@ -67,8 +74,11 @@ internal static class FlowHash
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort Reduce(uint hash, ushort count) => (ushort)(((ulong)hash * count) >> 32);
 
+    private const ulong Golden = 0x9E3779B97F4A7C15UL;   // 2^64 / golden ratio, odd
+
+    // An IPv6 address to 64 bits: distinct addresses of one network (same upper half) stay distinct.
     private static ulong Fold(ReadOnlySpan<byte> address) =>
-        Mix(BinaryPrimitives.ReadUInt64LittleEndian(address)) ^ BinaryPrimitives.ReadUInt64LittleEndian(address.Slice(8));
+        (BinaryPrimitives.ReadUInt64LittleEndian(address) * Golden) ^ BinaryPrimitives.ReadUInt64LittleEndian(address.Slice(8));
 
     // The 64-bit finaliser of MurmurHash3 (public domain): every input bit affects every output bit.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
