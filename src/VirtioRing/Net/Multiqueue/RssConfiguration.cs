@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 
 namespace VirtioRing.Net.Multiqueue;
 
@@ -54,4 +55,19 @@ public sealed class RssConfiguration
 
     /// <summary>Gets the receive queue for frames that no enabled hash type applies to.</summary>
     public ushort UnclassifiedQueue { get; }
+
+    /// <summary>
+    /// Gets the per-frame steering for this configuration: Toeplitz tables and indirection table built on first
+    /// use, then shared by every receive path that reads this configuration.
+    /// </summary>
+    public RssSteering Steering => _steering ?? CreateSteering();
+
+    private RssSteering? _steering;
+
+    private RssSteering CreateSteering()
+    {
+        // Two threads may both build; one copy wins and both are equal, so no lock is needed.
+        Interlocked.CompareExchange(ref _steering, new RssSteering(this), null);
+        return _steering!;
+    }
 }
