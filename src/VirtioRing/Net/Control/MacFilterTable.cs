@@ -1,3 +1,4 @@
+using VirtioRing.Net;
 using System;
 using System.Collections;
 using System.Collections.Generic;

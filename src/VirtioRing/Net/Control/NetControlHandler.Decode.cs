@@ -1,3 +1,4 @@
+using VirtioRing.Net;
 using System;
 using System.Buffers.Binary;
 using VirtioRing.Net.Multiqueue;

@@ -1,3 +1,4 @@
+using VirtioRing.Net;
 using System.Diagnostics;
 using VirtioRing.Net.Multiqueue;
 

@@ -1,3 +1,4 @@
+using VirtioRing.Net;
 using System;
 using VirtioRing.Memory;
 using VirtioRing.Net.Control;

@@ -5,7 +5,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 
-namespace VirtioRing.Net.Control;
+namespace VirtioRing.Net;
 
 /// <summary>
 /// A 48-bit Ethernet MAC address held as one integer: the first byte on the wire is the most
