@@ -293,6 +293,10 @@ internal sealed unsafe class ChainArena
         Free(chain.Slot);
     }
 
+    /// <summary>Frees the slot of a chain the caller has just checked with <see cref="IsCurrent"/> (one check, not two).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void ReleaseChecked(ushort slot) => Free(slot);
+
     /// <summary>Forgets every chain in flight (queue reset); their values become stale.</summary>
     public void Reset()
     {
