@@ -198,6 +198,79 @@ internal sealed unsafe class ChainArena
         return VirtqueueFault.None;
     }
 
+    /// <summary>
+    /// A chain of exactly two direct buffers (header + payload), in one step with the totals in
+    /// registers. Same checks and faults, in the same order, as <see cref="TryBegin"/>, two
+    /// <see cref="Append"/> calls and <see cref="Complete"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public VirtqueueFault TryTakePair(ulong address0, uint length0, bool writable0, ulong address1, uint length1, bool writable1, ushort id, out DescriptorChain chain)
+    {
+        int free = _freeCount;
+        if (free == 0)
+        {
+            chain = default;
+            return VirtqueueFault.TooManyInFlight;
+        }
+
+        byte* host1 = null;
+        VirtqueueFault fault = Translate(address0, length0, out byte* host0);
+        if (fault == VirtqueueFault.None)
+        {
+            if (writable0 && !writable1)
+            {
+                fault = VirtqueueFault.WritableBeforeReadable;
+            }
+            else if ((ulong)length0 + length1 > uint.MaxValue)
+            {
+                fault = VirtqueueFault.ChainTooLarge;
+            }
+            else
+            {
+                fault = Translate(address1, length1, out host1);
+            }
+        }
+
+        if (fault != VirtqueueFault.None)
+        {
+            chain = default;
+            return fault;
+        }
+
+        free--;
+        _freeCount = free;
+        ushort slot = _freeSlots[free];
+        ushort generation = ++_generation[slot];   // odd: held
+        ref SegmentEntry e0 = ref _inline[slot * InlineSegments];
+        e0.Address = address0;
+        e0.Host = (IntPtr)host0;
+        e0.Length = length0;
+        e0.Writable = writable0;
+        ref SegmentEntry e1 = ref Unsafe.Add(ref e0, 1);
+        e1.Address = address1;
+        e1.Host = (IntPtr)host1;
+        e1.Length = length1;
+        e1.Writable = writable1;
+        uint readable = (writable0 ? 0 : length0) + (writable1 ? 0 : length1);
+        int readableCount = (writable0 ? 0 : 1) + (writable1 ? 0 : 1);
+        chain = new DescriptorChain(this, slot, generation, id, 2, 2, (ushort)readableCount, readable, length0 + length1 - readable);
+        return VirtqueueFault.None;
+    }
+
+    /// <summary>Translates one buffer (hint first); a zero-length buffer needs no translation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private VirtqueueFault Translate(ulong address, uint length, out byte* host)
+    {
+        host = null;
+        if (length == 0)
+        {
+            return VirtqueueFault.None;
+        }
+
+        host = TranslateHinted(address, length);
+        return host != null ? VirtqueueFault.None : TranslateMiss(address, length, out host);
+    }
+
     /// <summary>Turns a fully walked chain into the caller's value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public DescriptorChain Complete(in PendingChain pending, ushort id, ushort descriptorCount) =>
@@ -219,6 +292,10 @@ internal sealed unsafe class ChainArena
 
         Free(chain.Slot);
     }
+
+    /// <summary>Frees the slot of a chain the caller has just checked with <see cref="IsCurrent"/> (one check, not two).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void ReleaseChecked(ushort slot) => Free(slot);
 
     /// <summary>Forgets every chain in flight (queue reset); their values become stale.</summary>
     public void Reset()

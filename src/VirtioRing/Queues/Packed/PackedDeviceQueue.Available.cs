@@ -37,7 +37,7 @@ public sealed unsafe partial class PackedDeviceQueue
         ushort id = PackedRing.ReadId(d);
         if ((flags & (ushort)(DescriptorFlags.Next | DescriptorFlags.Indirect)) != 0)
         {
-            return PopChain(flags, address, length, id, out chain);
+            return PopList(slot, flags, address, length, id, out chain);
         }
 
         // The common case: one direct descriptor. The checks and their order are the general walk's.
@@ -78,11 +78,77 @@ public sealed unsafe partial class PackedDeviceQueue
     }
 
     /// <summary>
+    /// A head with NEXT or INDIRECT. A direct pair (header + payload) whose second descriptor is
+    /// already exposed is taken in one step, with the general walk's checks in its order (the
+    /// budget and queue-size checks hold before anything is taken); anything else walks on in
+    /// <see cref="PopChain"/>, from the copies made here (each descriptor is read once).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private PopStatus PopList(ushort slot, ushort flags, ulong address, uint length, ushort id, out DescriptorChain chain)
+    {
+        if ((flags & (ushort)DescriptorFlags.Indirect) != 0 || _size - _slotsOutstanding < 2)
+        {
+            return PopChain(flags, address, length, id, false, 0, out chain);
+        }
+
+        ushort second = (ushort)(slot + 1);
+        bool wrap = _availWrap;
+        if (second == _size)
+        {
+            second = 0;
+            wrap = !wrap;
+        }
+
+        byte* d = _ring + (second * Descriptor.Size);
+        ushort flags1 = PackedRing.LoadFlagsAcquire(d);
+        if (!PackedRing.IsAvailable(flags1, wrap) || (flags1 & (ushort)(DescriptorFlags.Next | DescriptorFlags.Indirect)) != 0)
+        {
+            return PopChain(flags, address, length, id, true, flags1, out chain);
+        }
+
+        ulong address1 = PackedRing.ReadAddress(d);
+        uint length1 = PackedRing.ReadLength(d);
+        ushort id1 = PackedRing.ReadId(d);   // §2.8.6: the list's buffer id is the last descriptor's
+        VirtqueueFault fault = _arena.TryTakePair(
+            address, length, (flags & (ushort)DescriptorFlags.DeviceWritable) != 0,
+            address1, length1, (flags1 & (ushort)DescriptorFlags.DeviceWritable) != 0,
+            id1, out chain);
+        if (fault != VirtqueueFault.None)
+        {
+            return Fail(fault);
+        }
+
+        bool[] idHeld = _idHeld;   // its length is the queue size
+        if (id1 >= (uint)idHeld.Length || idHeld[id1])
+        {
+            return AbortTaken(ref chain, id1 >= (uint)idHeld.Length ? VirtqueueFault.DescriptorIndexOutOfRange : VirtqueueFault.TooManyInFlight);
+        }
+
+        idHeld[id1] = true;
+        second++;
+        if (second == _size)
+        {
+            second = 0;
+            wrap = !wrap;
+        }
+
+        _nextAvail = second;
+        _availWrap = wrap;
+        _slotsOutstanding += 2;
+        if (_popOrder is not null)
+        {
+            AppendPopOrder(chain.Slot);
+        }
+
+        return PopStatus.Popped;
+    }
+
+    /// <summary>
     /// The general case: a list of several descriptors, or an indirect one. The head's fields were
     /// read once by the caller; the rest of the list is read here, each descriptor once.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private PopStatus PopChain(ushort flags, ulong address, uint length, ushort id, out DescriptorChain chain)
+    private PopStatus PopChain(ushort flags, ulong address, uint length, ushort id, bool haveSecondFlags, ushort secondFlags, out DescriptorChain chain)
     {
         chain = default;
         if (!_arena.TryBegin(out PendingChain pending))
@@ -143,7 +209,8 @@ public sealed unsafe partial class PackedDeviceQueue
 
             PackedRing.Advance(ref slot, ref wrap, 1, _size);
             byte* d = _ring + (slot * Descriptor.Size);
-            flags = PackedRing.LoadFlagsAcquire(d);
+            // The second descriptor's flags may have been loaded (acquire) by PopList: not read again.
+            flags = count == 1 && haveSecondFlags ? secondFlags : PackedRing.LoadFlagsAcquire(d);
             if (!PackedRing.IsAvailable(flags, wrap))
             {
                 // The rest of the list is not exposed yet: take nothing, read it again later (no spin).

@@ -54,7 +54,7 @@ public sealed unsafe partial class PackedDeviceQueue
             _popOrderCount--;
         }
 
-        _arena.Release(in chain);
+        _arena.ReleaseChecked(chain.Slot);   // held and of this arena: checked on entry
         _idHeld[chain.Id] = false;
         int slots = chain.DescriptorCount;
         _slotsOutstanding -= slots;

@@ -97,10 +97,10 @@ public sealed unsafe partial class PackedDriverQueue
             _availWrap = wrap;
         }
 
-        _tokens[id] = token;
-        _slotCount[id] = (ushort)slots;
-        _writableCapacity[id] = (uint)writable;
-        _outstanding[id] = true;
+        ref IdState state = ref _ids[id];
+        state.Token = token;
+        state.WritableLength = (uint)writable;
+        state.Slots = (ushort)slots;
         _outstandingCount++;
         _freeSlots -= slots;
         if (_addOrder is not null)

@@ -44,12 +44,12 @@ public sealed unsafe partial class PackedDriverQueue
 
         ushort id = PackedRing.ReadId(d);
         uint length = (flags & (ushort)DescriptorFlags.DeviceWritable) != 0 ? PackedRing.ReadLength(d) : 0;
-        if (id >= _size || !_outstanding[id])
+        if (id >= _size || _ids[id].Slots == 0)
         {
             return Fail(VirtqueueFault.InvalidUsedId);
         }
 
-        if (length > _writableCapacity[id])
+        if (length > _ids[id].WritableLength)
         {
             return Fail(VirtqueueFault.InvalidUsedLength);
         }
@@ -85,15 +85,16 @@ public sealed unsafe partial class PackedDriverQueue
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private UsedBuffer Complete(ushort id, uint length)
     {
-        int slots = _slotCount[id];
-        _outstanding[id] = false;
+        ref IdState state = ref _ids[id];
+        int slots = state.Slots;
+        state.Slots = 0;
         _outstandingCount--;
         _freeIds[_freeIdCount++] = id;
         _freeSlots += slots;
 
         // The next used descriptor is written after the slots this buffer occupied (§2.8.6).
         PackedRing.Advance(ref _nextUsed, ref _usedWrap, slots, _size);
-        return new UsedBuffer(_tokens[id], length);
+        return new UsedBuffer(state.Token, length);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -34,10 +34,7 @@ public sealed unsafe partial class PackedDriverQueue : IDriverQueue
     private readonly int _maxIndirect;        // entries per table; 0 when off
 
     // Per buffer id: what the driver needs to take it back.
-    private readonly ulong[] _tokens;
-    private readonly ushort[] _slotCount;
-    private readonly uint[] _writableCapacity;
-    private readonly bool[] _outstanding;
+    private readonly IdState[] _ids;
     private readonly ushort[] _freeIds;
     private readonly ushort[]? _addOrder;     // IN_ORDER: outstanding ids in add order (a FIFO)
 
@@ -100,10 +97,7 @@ public sealed unsafe partial class PackedDriverQueue : IDriverQueue
             _maxIndirect = options.MaxIndirectSegments;
         }
 
-        _tokens = new ulong[_size];
-        _slotCount = new ushort[_size];
-        _writableCapacity = new uint[_size];
-        _outstanding = new bool[_size];
+        _ids = new IdState[_size];
         _freeIds = new ushort[_size];
         _addOrder = (features & VirtqueueFeatures.InOrder) != 0 ? new ushort[_size] : null;
         for (int i = 0; i < _size; i++)
@@ -152,5 +146,13 @@ public sealed unsafe partial class PackedDriverQueue : IDriverQueue
         }
 
         return host;
+    }
+
+    /// <summary>What the driver remembers about a buffer id: one entry, so add and reclaim touch one cache line.</summary>
+    private struct IdState
+    {
+        public ulong Token;
+        public uint WritableLength;
+        public ushort Slots;   // ring slots taken; 0 when the id is not outstanding
     }
 }

@@ -65,9 +65,25 @@ public sealed unsafe partial class SplitDeviceQueue
 
         // The head descriptor is copied out once, here; the general walk goes on from this copy.
         SplitRing.ReadDescriptor(_descriptors + (head * Descriptor.Size), out ulong address, out uint length, out ushort flags, out ushort link);
-        VirtqueueFault fault = (flags & (NextFlag | IndirectFlag)) == 0
-            ? _arena.TryTakeSingle(address, length, (flags & WritableFlag) != 0, head, out chain)   // the common case: one direct buffer
-            : PopChain(head, address, length, flags, link, out chain);
+        VirtqueueFault fault;
+        if ((flags & (NextFlag | IndirectFlag)) == 0)
+        {
+            fault = _arena.TryTakeSingle(address, length, (flags & WritableFlag) != 0, head, out chain);   // the common case: one direct buffer
+        }
+        else if ((flags & IndirectFlag) == 0 && link <= _mask && _mask != 0)
+        {
+            // Two or more direct descriptors, the second in range (and the queue longer than one, so
+            // reading it is not a revisit): copy the second out once; a header + payload pair is
+            // taken in one step, anything longer walks on from both copies.
+            SplitRing.ReadDescriptor(_descriptors + (link * Descriptor.Size), out ulong address1, out uint length1, out ushort flags1, out ushort link1);
+            fault = (flags1 & (NextFlag | IndirectFlag)) == 0
+                ? _arena.TryTakePair(address, length, (flags & WritableFlag) != 0, address1, length1, (flags1 & WritableFlag) != 0, head, out chain)
+                : PopChain(head, address, length, flags, link, true, address1, length1, flags1, link1, out chain);
+        }
+        else
+        {
+            fault = PopChain(head, address, length, flags, link, false, 0, 0, 0, 0, out chain);
+        }
         if (fault != VirtqueueFault.None)
         {
             return Fail(fault);
@@ -92,7 +108,8 @@ public sealed unsafe partial class SplitDeviceQueue
 
     /// <summary>The general case: a chain of several descriptors, or an indirect table. <paramref name="chain"/> is default on a fault.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private VirtqueueFault PopChain(ushort head, ulong address, uint length, ushort flags, ushort link, out DescriptorChain chain)
+    private VirtqueueFault PopChain(ushort head, ulong address, uint length, ushort flags, ushort link,
+        bool haveSecond, ulong address1, uint length1, ushort flags1, ushort link1, out DescriptorChain chain)
     {
         if (!_arena.TryBegin(out PendingChain pending))
         {
@@ -100,7 +117,7 @@ public sealed unsafe partial class SplitDeviceQueue
             return VirtqueueFault.TooManyInFlight;
         }
 
-        VirtqueueFault fault = WalkChain(head, address, length, flags, link, ref pending, out ushort descriptorCount);
+        VirtqueueFault fault = WalkChain(head, address, length, flags, link, haveSecond, address1, length1, flags1, link1, ref pending, out ushort descriptorCount);
         if (fault != VirtqueueFault.None)
         {
             _arena.Abort(pending.Slot);
@@ -118,7 +135,8 @@ public sealed unsafe partial class SplitDeviceQueue
     /// copy is passed in (<paramref name="address"/>, <paramref name="length"/>, <paramref name="flags"/>, <paramref name="next"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private VirtqueueFault WalkChain(ushort head, ulong address, uint length, ushort flags, ushort next, ref PendingChain pending, out ushort descriptorCount)
+    private VirtqueueFault WalkChain(ushort head, ulong address, uint length, ushort flags, ushort next,
+        bool haveSecond, ulong address1, uint length1, ushort flags1, ushort next1, ref PendingChain pending, out ushort descriptorCount)
     {
         uint limit = _mask + 1;
         uint index = head;
@@ -135,7 +153,18 @@ public sealed unsafe partial class SplitDeviceQueue
                     return VirtqueueFault.DescriptorLoop;
                 }
 
-                SplitRing.ReadDescriptor(_descriptors + (index * Descriptor.Size), out address, out length, out flags, out next);
+                if (count == 1 && haveSecond)
+                {
+                    // Already copied out by the caller (at this same index): not read again.
+                    address = address1;
+                    length = length1;
+                    flags = flags1;
+                    next = next1;
+                }
+                else
+                {
+                    SplitRing.ReadDescriptor(_descriptors + (index * Descriptor.Size), out address, out length, out flags, out next);
+                }
             }
 
             count++;

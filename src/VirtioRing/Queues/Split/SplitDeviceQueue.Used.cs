@@ -23,10 +23,13 @@ public sealed unsafe partial class SplitDeviceQueue
 
         if (_inOrder)
         {
-            CheckInOrder(chain);
+            CheckInOrder(chain);   // checks held and of this arena first
+            _arena.ReleaseChecked(chain.Slot);
         }
-
-        _arena.Release(chain);   // throws (changing nothing) when the chain is stale or foreign
+        else
+        {
+            _arena.Release(chain);   // throws (changing nothing) when the chain is stale or foreign
+        }
         if (_fault != VirtqueueFault.None)
         {
             return;
