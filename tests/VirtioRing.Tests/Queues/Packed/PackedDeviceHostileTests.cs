@@ -223,6 +223,26 @@ public class PackedDeviceHostileTests
     }
 
     [Fact]
+    public void TryPopAvailable_PairWithSecondNotYetAvailable_EmptyUntilComplete()
+    {
+        // The two-descriptor fast path (header + payload) must not take a half-published pair.
+        using var rig = DeviceOnly(8);
+        rig.WriteAvailable(0, Buf, 12, DescriptorFlags.Next, 0);   // slot 1 not yet available
+        byte[] before = rig.SnapshotRingArea();
+        Assert.Equal(PopStatus.Empty, rig.Device.TryPopAvailable(out _));
+        Assert.Equal(0, rig.Device.InFlight);
+        Assert.Equal(before, rig.SnapshotRingArea());
+
+        rig.WriteAvailable(1, Buf + 16, 64, DescriptorFlags.DeviceWritable, 3);
+        Assert.Equal(PopStatus.Popped, rig.Device.TryPopAvailable(out DescriptorChain c));
+        Assert.Equal(3, c.Id);
+        Assert.Equal(2, c.SegmentCount);
+        Assert.Equal(12u, c.ReadableLength);
+        Assert.Equal(64u, c.WritableLength);
+        Assert.True(rig.Guarded.GuardsIntact());
+    }
+
+    [Fact]
     public void TryPopAvailable_IdTakenFromLastDescriptor()
     {
         using var rig = DeviceOnly(8);
