@@ -6,14 +6,14 @@ namespace QueueDemo;
 /// <summary>
 /// Stands in for an eventfd: the side that was told to notify rings it, the other side waits for
 /// it. A waiter reads <see cref="Count"/> before it re-enables notifications and then waits for a
-/// change, so a ring that happens in between is never lost. Waiting spins briefly, then blocks
+/// change, so a ring that happens in between is never lost. Waiting polls for half a millisecond (as an adaptive busy-poll would), then blocks
 /// (as a thread blocked in <c>read(eventfd)</c> would), so an idle side costs no CPU and a busy
 /// machine does not turn every wait into a scheduler time slice. A timeout turns a lost
 /// notification into an error, not a hang.
 /// </summary>
 internal sealed class Doorbell
 {
-    private const int SpinIterations = 200;
+    private static readonly long SpinTicks = Stopwatch.Frequency / 2000;   // poll for 0.5 ms before blocking
     private readonly object _gate = new();
     private int _count;
     private int _waiters;
@@ -39,7 +39,8 @@ internal sealed class Doorbell
     /// <returns><see langword="false"/> when the timeout passed first.</returns>
     public bool WaitForRing(int seen, StopFlag stop, long timeoutTicks)
     {
-        for (int i = 0; i < SpinIterations; i++)
+        long start = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetTimestamp() - start < SpinTicks)
         {
             if (Volatile.Read(ref _count) != seen || stop.IsSet)
             {
@@ -49,7 +50,6 @@ internal sealed class Doorbell
             Thread.SpinWait(20);
         }
 
-        long start = Stopwatch.GetTimestamp();
         lock (_gate)
         {
             Interlocked.Increment(ref _waiters);
