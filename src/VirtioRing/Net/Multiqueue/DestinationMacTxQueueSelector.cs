@@ -25,7 +25,8 @@ public sealed class DestinationMacTxQueueSelector : ITxQueueSelector
     /// <summary>The largest transmit-queue index (<c>VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX</c> − 1, §5.1.6.5.6).</summary>
     public const ushort MaxQueue = 0x7FFF;
 
-    // Slot: MAC (48 bits, first octet most significant) << 16 | (queue + 1). 0 = empty.
+    // Slot: MAC (48 bits, first octet most significant) << 16 | (queue + 1). 0 = empty. The MAC is read back with
+    // >>>: a first octet of 0x80 or more sets the sign bit.
     private readonly long[] _slots;
     private readonly int _shift;
     private readonly object _gate = new();
@@ -101,7 +102,7 @@ public sealed class DestinationMacTxQueueSelector : ITxQueueSelector
                     return true;
                 }
 
-                if (current >> 16 == key)
+                if (current >>> 16 == key)
                 {
                     Volatile.Write(ref _slots[i], slot);
                     return true;
@@ -130,7 +131,7 @@ public sealed class DestinationMacTxQueueSelector : ITxQueueSelector
             // home slot does not lie cyclically in (hole, j]; copy first, clear last, so a reader sees either copy.
             for (int j = (hole + 1) & mask; _slots[j] != 0; j = (j + 1) & mask)
             {
-                int home = Home(_slots[j] >> 16);
+                int home = Home(_slots[j] >>> 16);
                 bool stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
                 if (!stays)
                 {
@@ -201,7 +202,7 @@ public sealed class DestinationMacTxQueueSelector : ITxQueueSelector
         if (i >= 0)
         {
             long slot = Volatile.Read(ref _slots[i]);
-            if (slot >> 16 == key)
+            if (slot >>> 16 == key)
             {
                 queue = (ushort)((slot & 0xFFFF) - 1);
                 return true;
@@ -224,7 +225,7 @@ public sealed class DestinationMacTxQueueSelector : ITxQueueSelector
                 return -1;
             }
 
-            if (slot >> 16 == key)
+            if (slot >>> 16 == key)
             {
                 return i;
             }

@@ -120,6 +120,23 @@ public class TxQueueSelectorTests
     }
 
     [Fact]
+    public void TryAssign_MacWithHighFirstOctet_IsFoundUpdatedAndRemoved()
+    {
+        // A unicast MAC whose first octet has its top bit set (0x80..0xFE, even): many real OUIs.
+        byte[] high = [0xF8, 0x54, 0x00, 0x00, 0x00, 0x0C];
+        var selector = new DestinationMacTxQueueSelector(capacity: 4, defaultQueue: 1);
+        Assert.True(selector.TryAssign(high, 2));
+        Assert.True(selector.TryGetQueue(high, out ushort q) && q == 2);
+        Assert.Equal(2, selector.SelectTransmitQueue(Flow(1, high), 4));
+        Assert.True(selector.TryAssign(high, 3));
+        Assert.Equal(1, selector.Count);
+        Assert.True(selector.TryGetQueue(high, out q) && q == 3);
+        Assert.True(selector.Remove(high));
+        Assert.Equal(0, selector.Count);
+        Assert.False(selector.TryGetQueue(high, out _));
+    }
+
+    [Fact]
     public void DestinationMac_Full_RefusesNewButUpdatesExisting()
     {
         var selector = new DestinationMacTxQueueSelector(capacity: 1);
