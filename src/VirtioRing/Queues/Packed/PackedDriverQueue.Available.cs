@@ -76,6 +76,7 @@ public sealed unsafe partial class PackedDriverQueue
 
         Debug.Assert(_freeIdCount > 0, "a free ring slot implies a free buffer id");
         ushort id = _freeIds[--_freeIdCount];
+        ushort headPosition = LinearPosition(_nextAvail, _availWrap);
         if (indirect)
         {
             WriteIndirect(segments, id);
@@ -101,6 +102,7 @@ public sealed unsafe partial class PackedDriverQueue
         state.Token = token;
         state.WritableLength = (uint)writable;
         state.Slots = (ushort)slots;
+        state.HeadPosition = headPosition;
         _outstandingCount++;
         _freeSlots -= slots;
         if (_addOrder is not null)

@@ -60,6 +60,68 @@ public class PackedDriverHostileTests
     }
 
     [Fact]
+    public void TryReclaimUsed_IdAddedButNotPublished_InvalidUsedId()
+    {
+        using var rig = DriverWithTwoOutstanding();
+        rig.Add(3, 3, 0, 1);   // id 2, slot 3: added, not published
+        rig.WriteUsed(0, id: 2, length: 0, written: false);
+        Assert.Equal(PopStatus.Broken, rig.Driver.TryReclaimUsed(out UsedBuffer u));
+        Assert.Equal(default, u);
+        Assert.Equal(VirtqueueFault.InvalidUsedId, rig.Driver.Fault);
+        Assert.Equal(3, rig.Driver.Outstanding);
+    }
+
+    [Fact]
+    public void TryReclaimUsed_InOrderBatchEndingAtUnpublishedId_InvalidUsedId()
+    {
+        using var rig = new PackedRig(8, VirtqueueFeatures.InOrder, withDevice: false);
+        rig.Add(1, 0, 0, 1);   // id 0, slot 0
+        rig.Driver.PublishAvailable();
+        rig.Add(2, 1, 0, 1);   // id 1, slot 1: added, not published
+        rig.WriteUsed(0, id: 1, length: 0, written: false);
+        Assert.Equal(PopStatus.Broken, rig.Driver.TryReclaimUsed(out _));
+        Assert.Equal(VirtqueueFault.InvalidUsedId, rig.Driver.Fault);
+        Assert.Equal(2, rig.Driver.Outstanding);
+    }
+
+    [Fact]
+    public void TryReclaimUsed_PublishedIdsOverSeveralLaps_PoppedWhileUnpublishedFaults()
+    {
+        using var rig = new PackedRig(4, VirtqueueFeatures.None, withDevice: false);
+        int slot = 0;
+        bool wrap = true;
+        for (int round = 0; round < 7; round++)
+        {
+            // Three published chains, then one added and not published; the device uses the three.
+            for (int i = 0; i < 3; i++)
+            {
+                rig.Add((ulong)i, i, 0, 1);
+            }
+
+            rig.Driver.PublishAvailable();
+            for (int i = 0; i < 3; i++)
+            {
+                ushort id = rig.ReadSlot(slot).NextOrId;
+                rig.WriteUsed(slot, id, length: 0, written: false, wrap: wrap);
+                Assert.Equal(PopStatus.Popped, rig.Driver.TryReclaimUsed(out _));
+                if (++slot == 4)
+                {
+                    slot = 0;
+                    wrap = !wrap;
+                }
+            }
+
+            Assert.False(rig.Driver.IsBroken);
+            Assert.Equal(0, rig.Driver.Outstanding);
+        }
+
+        rig.Add(9, 9, 0, 1);   // not published
+        rig.WriteUsed(slot, rig.ReadSlot(slot).NextOrId, length: 0, written: false, wrap: wrap);
+        Assert.Equal(PopStatus.Broken, rig.Driver.TryReclaimUsed(out _));
+        Assert.Equal(VirtqueueFault.InvalidUsedId, rig.Driver.Fault);
+    }
+
+    [Fact]
     public void TryReclaimUsed_UsedLengthAboveWritableCapacity_InvalidUsedLength()
     {
         using var rig = DriverWithTwoOutstanding();
