@@ -40,6 +40,11 @@ public interface IDeviceQueue
     /// </summary>
     /// <param name="chain">The chain, when the result is <see cref="PopStatus.Popped"/>.</param>
     /// <returns>Popped, Empty, or Broken (see <see cref="Fault"/>).</returns>
+    /// <remarks>
+    /// <see cref="PopStatus.Empty"/> is not a reason to sleep by itself: before waiting for a kick,
+    /// call <see cref="EnableNotifications"/> and wait only when it returns <see langword="false"/>;
+    /// that call has the full barrier and the re-check (no lost wake-up).
+    /// </remarks>
     PopStatus TryPopAvailable(out DescriptorChain chain);
 
     /// <summary>

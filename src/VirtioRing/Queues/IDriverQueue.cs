@@ -62,6 +62,12 @@ public interface IDriverQueue
     /// <summary>Takes the next used buffer, with its token and written length.</summary>
     /// <param name="used">The buffer, when the result is <see cref="PopStatus.Popped"/>.</param>
     /// <returns>Popped, Empty, or Broken (see <see cref="Fault"/>).</returns>
+    /// <remarks>
+    /// <see cref="PopStatus.Empty"/> is not a reason to sleep by itself: the event index this call
+    /// moves is stored without a full barrier (one per reclaim would cost every buffer). Before
+    /// waiting for an interrupt, call <see cref="EnableUsedNotifications"/> and wait only when it
+    /// returns <see langword="false"/>; that call has the barrier and the re-check.
+    /// </remarks>
     PopStatus TryReclaimUsed(out UsedBuffer used);
 
     /// <summary>Asks the device not to interrupt on used buffers.</summary>

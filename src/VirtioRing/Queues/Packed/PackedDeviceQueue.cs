@@ -195,7 +195,10 @@ public sealed unsafe partial class PackedDeviceQueue : IDeviceQueue
         GuestMemory memory = _memory;
         if (memory.TryTranslate(_layout.DescriptorRing.Value, PackedQueueLayout.DescriptorRingBytes(_size), out byte* ring) == GuestMemoryStatus.Ok
             && memory.TryTranslate(_layout.DriverEventSuppression.Value, PackedQueueLayout.EventSuppressionBytes, out byte* driverEvent) == GuestMemoryStatus.Ok
-            && memory.TryTranslate(_layout.DeviceEventSuppression.Value, PackedQueueLayout.EventSuppressionBytes, out byte* deviceEvent) == GuestMemoryStatus.Ok)
+            && memory.TryTranslate(_layout.DeviceEventSuppression.Value, PackedQueueLayout.EventSuppressionBytes, out byte* deviceEvent) == GuestMemoryStatus.Ok
+            // The host pointers must keep the guest alignment (as the split queue checks): flags
+            // and event fields are accessed atomically, which a field straddling a cache line is not.
+            && ((ulong)ring & 15) == 0 && ((ulong)driverEvent & 3) == 0 && ((ulong)deviceEvent & 3) == 0)
         {
             _ring = ring;
             _driverEvent = driverEvent;
