@@ -169,30 +169,15 @@ internal sealed unsafe class ChainArena
             return VirtqueueFault.TooManyInFlight;
         }
 
-        byte* host = null;
-        if (length != 0)
+        VirtqueueFault fault = Translate(address, length, out byte* host);
+        if (fault != VirtqueueFault.None)
         {
-            host = TranslateHinted(address, length);
-            if (host == null)
-            {
-                VirtqueueFault miss = TranslateMiss(address, length, out host);
-                if (miss != VirtqueueFault.None)
-                {
-                    chain = default;
-                    return miss;
-                }
-            }
+            chain = default;
+            return fault;
         }
 
-        free--;
-        _freeCount = free;
-        ushort slot = _freeSlots[free];
-        ushort generation = ++_generation[slot];   // odd: held
-        ref SegmentEntry e = ref _inline[slot * InlineSegments];
-        e.Address = address;
-        e.Host = (IntPtr)host;
-        e.Length = length;
-        e.Writable = writable;
+        ref SegmentEntry e = ref TakeSlot(free, out ushort slot, out ushort generation);
+        Set(ref e, address, host, length, writable);
         uint readable = writable ? 0 : length;
         chain = new DescriptorChain(this, slot, generation, id, 1, 1, writable ? (ushort)0 : (ushort)1, readable, length - readable);
         return VirtqueueFault.None;
@@ -237,24 +222,33 @@ internal sealed unsafe class ChainArena
             return fault;
         }
 
-        free--;
-        _freeCount = free;
-        ushort slot = _freeSlots[free];
-        ushort generation = ++_generation[slot];   // odd: held
-        ref SegmentEntry e0 = ref _inline[slot * InlineSegments];
-        e0.Address = address0;
-        e0.Host = (IntPtr)host0;
-        e0.Length = length0;
-        e0.Writable = writable0;
-        ref SegmentEntry e1 = ref Unsafe.Add(ref e0, 1);
-        e1.Address = address1;
-        e1.Host = (IntPtr)host1;
-        e1.Length = length1;
-        e1.Writable = writable1;
+        ref SegmentEntry e0 = ref TakeSlot(free, out ushort slot, out ushort generation);
+        Set(ref e0, address0, host0, length0, writable0);
+        Set(ref Unsafe.Add(ref e0, 1), address1, host1, length1, writable1);
         uint readable = (writable0 ? 0 : length0) + (writable1 ? 0 : length1);
         int readableCount = (writable0 ? 0 : 1) + (writable1 ? 0 : 1);
         chain = new DescriptorChain(this, slot, generation, id, 2, 2, (ushort)readableCount, readable, length0 + length1 - readable);
         return VirtqueueFault.None;
+    }
+
+    /// <summary>Takes the top free slot (the caller checked <paramref name="free"/> &gt; 0) and marks it held.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref SegmentEntry TakeSlot(int free, out ushort slot, out ushort generation)
+    {
+        free--;
+        _freeCount = free;
+        slot = _freeSlots[free];
+        generation = ++_generation[slot];   // odd: held
+        return ref _inline[slot * InlineSegments];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Set(ref SegmentEntry e, ulong address, byte* host, uint length, bool writable)
+    {
+        e.Address = address;
+        e.Host = (IntPtr)host;
+        e.Length = length;
+        e.Writable = writable;
     }
 
     /// <summary>Translates one buffer (hint first); a zero-length buffer needs no translation.</summary>
