@@ -180,41 +180,27 @@ public sealed unsafe class GuestMemory : IDisposable
             return GuestMemoryStatus.AddressOverflow;
         }
 
-        GuestRegion[] regions = _regions;
-        int lo = 0, hi = regions.Length - 1;
-        while (lo <= hi)
+        int index = FindRegionIndex(address);
+        if (index < 0)
         {
-            int mid = (int)((uint)(lo + hi) >> 1);
-            GuestRegion r = regions[mid];
-            if (address < r.Start.Value)
-            {
-                hi = mid - 1;
-                continue;
-            }
-
-            ulong offset = address - r.Start.Value;
-            if (offset >= r.Size)
-            {
-                lo = mid + 1;
-                continue;
-            }
-
-            if (length > r.Size - offset)
-            {
-                return GuestMemoryStatus.CrossesRegionEnd;
-            }
-
-            if (length > int.MaxValue)
-            {
-                return GuestMemoryStatus.TooLong;
-            }
-
-            _lastHit = mid;
-            host = r.Host + offset;
-            return GuestMemoryStatus.Ok;
+            return GuestMemoryStatus.Unmapped;
         }
 
-        return GuestMemoryStatus.Unmapped;
+        GuestRegion r = _regions[index];
+        ulong offset = address - r.Start.Value;
+        if (length > r.Size - offset)
+        {
+            return GuestMemoryStatus.CrossesRegionEnd;
+        }
+
+        if (length > int.MaxValue)
+        {
+            return GuestMemoryStatus.TooLong;
+        }
+
+        _lastHit = index;
+        host = r.Host + offset;
+        return GuestMemoryStatus.Ok;
     }
 
     /// <summary>
@@ -223,6 +209,13 @@ public sealed unsafe class GuestMemory : IDisposable
     /// and come here after a miss, so no mutable state is shared between queues.
     /// </summary>
     internal GuestRegion? FindRegion(ulong address)
+    {
+        int index = FindRegionIndex(address);
+        return index < 0 ? null : _regions[index];
+    }
+
+    /// <summary>Binary search over the sorted, non-overlapping regions; −1 when no region holds the address.</summary>
+    private int FindRegionIndex(ulong address)
     {
         GuestRegion[] regions = _regions;
         int lo = 0, hi = regions.Length - 1;
@@ -240,11 +233,11 @@ public sealed unsafe class GuestMemory : IDisposable
             }
             else
             {
-                return r;
+                return mid;
             }
         }
 
-        return null;
+        return -1;
     }
 
     /// <summary>Disposes the regions when this table owns them.</summary>
