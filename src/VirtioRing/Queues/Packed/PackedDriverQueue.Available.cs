@@ -14,6 +14,7 @@ public sealed unsafe partial class PackedDriverQueue
     private ushort _headFlags;
     private int _addedChains;        // since the last publish
     private int _addedSlots;
+    private uint _publishEpoch;   // counts publishes that exposed chains; see IsPublished
 
     /// <inheritdoc/>
     /// <remarks>
@@ -76,7 +77,6 @@ public sealed unsafe partial class PackedDriverQueue
 
         Debug.Assert(_freeIdCount > 0, "a free ring slot implies a free buffer id");
         ushort id = _freeIds[--_freeIdCount];
-        ushort headPosition = LinearPosition(_nextAvail, _availWrap);
         if (indirect)
         {
             WriteIndirect(segments, id);
@@ -102,7 +102,7 @@ public sealed unsafe partial class PackedDriverQueue
         state.Token = token;
         state.WritableLength = (uint)writable;
         state.Slots = (ushort)slots;
-        state.HeadPosition = headPosition;
+        state.AddEpoch = _publishEpoch;
         _outstandingCount++;
         _freeSlots -= slots;
         if (_addOrder is not null)
@@ -131,6 +131,11 @@ public sealed unsafe partial class PackedDriverQueue
         _publishedAvail = _nextAvail;
         _publishedAvailWrap = _availWrap;
         int published = _addedChains;
+        if (published != 0)
+        {
+            _publishEpoch++;   // every chain added so far is now published
+        }
+
         _addedChains = 0;
         _addedSlots = 0;
         return published;

@@ -44,7 +44,7 @@ public sealed unsafe partial class PackedDriverQueue
 
         ushort id = PackedRing.ReadId(d);
         uint length = (flags & (ushort)DescriptorFlags.DeviceWritable) != 0 ? PackedRing.ReadLength(d) : 0;
-        if (id >= _size || _ids[id].Slots == 0 || !IsPublished(_ids[id].HeadPosition))
+        if (id >= _size || _ids[id].Slots == 0 || !IsPublished(_ids[id].AddEpoch))
         {
             return Fail(VirtqueueFault.InvalidUsedId);
         }
@@ -98,28 +98,12 @@ public sealed unsafe partial class PackedDriverQueue
     }
 
     /// <summary>
-    /// A ring position as one number over two laps: the wrap counter picks the lap, so positions
-    /// count on across the end of the ring, modulo twice the size (at most 2^16).
+    /// Whether an outstanding chain was already published: chains added since the last publish carry
+    /// the current epoch. (Ring positions cannot tell: with out-of-order completion a buffer may stay
+    /// outstanding for many laps of the ring.)
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ushort LinearPosition(ushort slot, bool wrap) => (ushort)(wrap ? slot : slot + _size);
-
-    /// <summary>
-    /// Whether an outstanding chain's head was already published: the chains added since the last
-    /// publish are the last <c>_addedSlots</c> positions before the avail position. Outstanding
-    /// chains span at most one lap, so the distance back from the avail position cannot alias.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool IsPublished(ushort headPosition)
-    {
-        int distance = LinearPosition(_nextAvail, _availWrap) - headPosition;
-        if (distance <= 0)
-        {
-            distance += 2 * _size;
-        }
-
-        return distance > _addedSlots;
-    }
+    private bool IsPublished(uint addEpoch) => addEpoch != _publishEpoch;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private PopStatus Fail(VirtqueueFault fault)

@@ -154,6 +154,6 @@ public sealed unsafe partial class PackedDriverQueue : IDriverQueue
         public ulong Token;
         public uint WritableLength;
         public ushort Slots;   // ring slots taken; 0 when the id is not outstanding
-        public ushort HeadPosition;   // the head's ring position, linear over two laps (see LinearPosition)
+        public uint AddEpoch;   // _publishEpoch when the chain was added: equal to the current epoch means not yet published
     }
 }
