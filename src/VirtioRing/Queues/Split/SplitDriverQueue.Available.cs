@@ -63,6 +63,7 @@ public sealed unsafe partial class SplitDriverQueue
         state.Last = last;
         state.Descriptors = (ushort)needed;
         state.AvailPosition = position;
+        state.AddEpoch = _publishEpoch;
         _outstanding++;
 
         uint slot = position & _mask;
@@ -91,6 +92,7 @@ public sealed unsafe partial class SplitDriverQueue
         // Write barrier before updating avail.idx (§2.7.13.3): descriptors and ring entries are visible first.
         RingOrdering.StoreRelease(ref SplitRing.Field(_avail, SplitRing.IndexOffset), next);
         _publishedAvail = next;
+        _publishEpoch++;   // every chain added so far is now published
         return count;
     }
 

@@ -60,7 +60,7 @@ public sealed unsafe partial class SplitDriverQueue
         }
 
         ref HeadState state = ref _heads[id];
-        if (state.Descriptors == 0 || !IsPublished(state.AvailPosition))
+        if (state.Descriptors == 0 || !IsPublished(state.AddEpoch))
         {
             used = default;
             return Fail(VirtqueueFault.InvalidUsedId);
@@ -133,8 +133,10 @@ public sealed unsafe partial class SplitDriverQueue
         }
     }
 
-    /// <summary>Whether an outstanding chain's avail position was already published (not in [published, next)).</summary>
+    /// <summary>
+    /// Whether an outstanding chain was published: a publish since its add moved the epoch. (Avail
+    /// positions cannot tell: out of order, a chain can stay outstanding while the 16-bit index laps.)
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool IsPublished(ushort position) =>
-        unchecked((ushort)(_nextAvail - position)) > unchecked((ushort)(_nextAvail - _publishedAvail));
+    private bool IsPublished(uint addEpoch) => addEpoch != _publishEpoch;
 }

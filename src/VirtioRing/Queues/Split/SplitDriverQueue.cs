@@ -44,6 +44,7 @@ public sealed unsafe partial class SplitDriverQueue : IDriverQueue
 
     private ushort _nextAvail;                     // shadow avail.idx: where the next head goes
     private ushort _publishedAvail;                // avail.idx as last stored
+    private uint _publishEpoch;                    // counts publishes that exposed chains; see IsPublished
     private ushort _availAtLastDecision;           // avail.idx at the last ShouldNotifyDevice
     private ushort _nextUsed;                      // last_used_idx: the next used element to read
     private ushort _usedIndex;                     // used.idx as last loaded (a cache)
@@ -178,6 +179,7 @@ public sealed unsafe partial class SplitDriverQueue : IDriverQueue
         public uint WritableLength;
         public ushort Last;            // last ring descriptor of the chain (the head itself when indirect)
         public ushort Descriptors;     // ring descriptors taken; 0 when the head is not outstanding
-        public ushort AvailPosition;   // the avail index the head was placed at
+        public ushort AvailPosition;   // the avail index the head was placed at (IN_ORDER batch arithmetic)
+        public uint AddEpoch;          // _publishEpoch when added: equal to the current epoch means not yet published
     }
 }

@@ -152,4 +152,30 @@ public class SplitDriverHostileTests
         Assert.False(pair.Driver.ShouldNotifyDevice());
         Assert.True(pair.Guarded.GuardsIntact());
     }
+
+    [Fact]
+    public void TryReclaimUsed_BufferOutstandingWhileAvailIndexLaps_IsReclaimedWhenUsed()
+    {
+        // Out of order, one buffer stays with the device while 65,536 others pass: the 16-bit avail
+        // index comes back to where it was added, and one more chain sits added but unpublished.
+        // Deciding "published" by avail position would refuse the old buffer; the epoch does not.
+        using var pair = new SplitPair(4, VirtqueueFeatures.None);
+        pair.AddAndPublish(1000, BufferSegment.Writable(SplitPair.Data(0), 8));
+        DescriptorChain held = pair.Pop();
+        for (int i = 0; i < 65535; i++)
+        {
+            pair.AddAndPublish((ulong)i, BufferSegment.Writable(SplitPair.Data(1), 8));
+            pair.Device.PushUsed(pair.Pop(), 0);
+            pair.Device.PublishUsed();
+            Assert.Equal((ulong)i, pair.Reclaim().Token);
+        }
+
+        Assert.True(pair.Driver.TryAddChain(new[] { BufferSegment.Writable(SplitPair.Data(2), 8) }, 2000));   // added, not published
+        pair.Device.PushUsed(held, 4);
+        pair.Device.PublishUsed();
+        UsedBuffer back = pair.Reclaim();
+        Assert.Equal(1000UL, back.Token);
+        Assert.Equal(4u, back.WrittenLength);
+        Assert.False(pair.Driver.IsBroken);
+    }
 }
