@@ -1,0 +1,681 @@
+using System;
+using System.Diagnostics;
+using System.Threading;
+using VirtioRing.Net.Backends;
+using VirtioRing.Net.Control;
+using VirtioRing.Net.Multiqueue;
+using VirtioRing.Net.Rx;
+using VirtioRing.Queues;
+
+namespace VirtioRing.Net.Engine;
+
+/// <summary>
+/// A virtio-net device (virtio 1.3 §5.1) over device-side virtqueues and one <see cref="INetBackend"/>:
+/// feature negotiation, config space, the control queue, and N queue pairs whose transmit chains
+/// go to the backend and whose receive buffers are filled from it (or from any thread through
+/// <see cref="Deliver"/>, e.g. the peer-guest switch).
+/// </summary>
+/// <remarks>
+/// <para><b>Queue numbering</b> (§5.1.2): receiveq(p) = 2p, transmitq(p) = 2p + 1, controlq = 2 × <see cref="MaxQueuePairs"/>.</para>
+/// <para><b>Offloads</b>: <see cref="OfferedFeatures"/> is the configured offer restricted to what the
+/// backend carries plus <see cref="NetDeviceOptions.SoftwareOffloads"/> (by default everything). On
+/// transmit the engine completes a <c>NEEDS_CSUM</c> checksum (in a copy: it never writes a driver
+/// buffer) and segments a TSO4/TSO6/USO/UFO super-frame with <c>SoftwareSegmentation</c> when the
+/// backend lacks that offload; on receive it segments a GSO frame for a guest that did not accept the
+/// matching <c>GUEST_*</c> feature and completes <c>NEEDS_CSUM</c> for a guest without
+/// <c>GUEST_CSUM</c>; RSS hashes and the hash report are calculated by the engine.</para>
+/// <para><b>Lifecycle</b>: construct, <see cref="SetDriverFeatures"/>, <see cref="SetQueue"/> for each
+/// queue, <see cref="Start"/>. <see cref="Stop"/> keeps every queue position and held chain;
+/// <see cref="Reset"/> forgets them (the device reset of §2.1).</para>
+/// <para><b>Dynamic pairs</b> (<see cref="SetActivePairs"/>, <c>VQ_PAIRS_SET</c>, <c>RSS_CONFIG</c>):
+/// a pair leaving the active set is stopped at a round boundary (its worker joined). Its transmit
+/// chains stay where they are: a chain held for a busy backend stays held by the pair, the rest stay
+/// in the ring; both resume in order when the pair is active again. Its receive queue stops taking
+/// deliveries (steering uses only active pairs; a hint is folded onto them), what it pushed is
+/// published, its space waiters are woken, and the chains its writer popped but did not fill stay
+/// held by the writer and are the first used when the pair returns. Nothing is pushed twice or lost.</para>
+/// <para><b>Faults</b>: a queue whose ring breaks the rules stops alone (counted as
+/// <see cref="NetQueueCounters.BrokenQueue"/>, <see cref="QueueBroken"/> raised,
+/// <see cref="NeedsReset"/> set so the transport can set <c>DEVICE_NEEDS_RESET</c>); the others go on.</para>
+/// </remarks>
+[DebuggerDisplay("NetDevice {Name} (pairs {ActivePairs}/{MaxQueuePairs}, running = {IsRunning})")]
+public sealed partial class NetDevice : INetBackendHost, IDisposable
+{
+    /// <summary>The default <see cref="NetDeviceOptions.MeterName"/>.</summary>
+    public const string DefaultMeterName = "VirtioRing.Net.Device";
+
+    /// <summary>The longest frame the engine copies for software offloads: a 65535-byte IP packet with an Ethernet header and two VLAN tags, rounded up.</summary>
+    internal const int MaxFrameBytes = 65664;
+
+    /// <summary>Enough of a frame to find its EtherType behind two VLAN tags.</summary>
+    internal const int EtherTypeProbeLength = 22;
+
+    /// <summary>How much of a frame the filter and the steering look at (all headers they parse).</summary>
+    internal const int PeekLength = 256;
+
+    private readonly object _gate = new();
+    private readonly object _controlGate = new();
+    private readonly NetQueuePair[] _pairs;
+    private readonly ReceiveQueueSlot[] _rx;
+    private readonly object?[]? _backendGates;
+    private readonly NetControlLimits _limits;
+    private readonly NetDeviceOptions _options;
+    private readonly QueueCounterCells _controlCounters = new();
+    private readonly AutomaticReceiveSteering _automatic;
+    private IDeviceQueue? _controlQueue;
+    private INotifier? _controlCall;
+    private bool _controlEnabled = true;
+    private NetControlHandler? _control;
+    private NetFeatures _negotiated;
+    private bool _featuresSet;
+    private bool _hashReport;
+    private bool _automaticUsed;
+    private NetReceiveMode _receiveMode;
+    private volatile int _activePairs = 1;
+    private volatile bool _running;
+    private volatile bool _needsReset;
+    private bool _attached;
+    private bool _disposed;
+
+    /// <summary>Creates a device; nothing runs until <see cref="Start"/>.</summary>
+    /// <param name="options">The options; <see cref="NetDeviceOptions.Backend"/> is required.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or its backend is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A count, size or MTU is out of range.</exception>
+    public NetDevice(NetDeviceOptions options)
+    {
+        if (options is null)
+        {
+            ThrowHelper.ThrowArgumentNull(nameof(options));
+        }
+
+        if (options.Backend is null)
+        {
+            ThrowHelper.ThrowArgumentNull(nameof(options.Backend));
+        }
+
+        if (options.MaxQueuePairs < 1 || options.MaxQueuePairs > NetControlLimits.MaxQueuePairsLimit)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(options.MaxQueuePairs));
+        }
+
+        if (options.BatchSize < 1 || options.BatchSize > 4096)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(options.BatchSize));
+        }
+
+        if (options.Mtu < 68 || options.Mtu > 65535)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(options.Mtu));
+        }
+
+        if (options.Backend.QueueCount < 1)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(options.Backend), "The backend must have at least one queue.");
+        }
+
+        _options = options;
+        Backend = options.Backend;
+        MaxQueuePairs = options.MaxQueuePairs;
+        BatchSize = options.BatchSize;
+        _limits = options.ControlLimits ?? new NetControlLimits
+        {
+            Mac = options.Mac,
+            MaxQueuePairs = options.MaxQueuePairs,
+            SupportedHashTypes = NetHashTypes.IPv4 | NetHashTypes.TcpV4 | NetHashTypes.UdpV4 | NetHashTypes.IPv6 | NetHashTypes.TcpV6 | NetHashTypes.UdpV6,
+        };
+
+        OfferedFeatures = NetFeatureNegotiation.RestrictToBackend(options.OfferedFeatures, Backend.Offloads | options.SoftwareOffloads);
+        Config = new NetConfigSpace
+        {
+            Status = NetLinkStatus.LinkUp,
+            MaxVirtqueuePairs = (ushort)options.MaxQueuePairs,
+            Mtu = (ushort)options.Mtu,
+            RssMaxKeySize = (byte)_limits.RssMaxKeySize,
+            RssMaxIndirectionTableLength = (ushort)_limits.RssMaxIndirectionTableLength,
+            SupportedHashTypes = (uint)_limits.SupportedHashTypes,
+        };
+        Span<byte> mac = stackalloc byte[MacAddress.Length];
+        options.Mac.WriteTo(mac);
+        Config.SetMac(mac);
+
+        _automatic = new AutomaticReceiveSteering((ushort)MaxQueuePairs);
+        _pairs = new NetQueuePair[MaxQueuePairs];
+        _rx = new ReceiveQueueSlot[MaxQueuePairs];
+        for (int p = 0; p < MaxQueuePairs; p++)
+        {
+            WorkerSignal signal = options.SignalFactory?.Invoke(p) ?? new Doorbell();
+            _pairs[p] = new NetQueuePair(this, p, signal);
+            _rx[p] = new ReceiveQueueSlot(p);
+        }
+
+        // Pairs sharing a backend queue take turns on it (the backend sees one thread per queue).
+        if (MaxQueuePairs > Backend.QueueCount)
+        {
+            _backendGates = new object?[Backend.QueueCount];
+            for (int i = 0; i < _backendGates.Length; i++)
+            {
+                _backendGates[i] = new object();
+            }
+        }
+
+        InitializeMetrics();
+    }
+
+    /// <summary>Raised (on the thread that saw it) when a queue breaks.</summary>
+    public event EventHandler<NetQueueFaultEventArgs>? QueueBroken;
+
+    /// <summary>Gets the device name.</summary>
+    public string Name => _options.Name;
+
+    /// <summary>Gets the backend.</summary>
+    public INetBackend Backend { get; }
+
+    /// <summary>Gets <c>max_virtqueue_pairs</c>.</summary>
+    public int MaxQueuePairs { get; }
+
+    /// <summary>Gets the control queue's index (2 × <see cref="MaxQueuePairs"/>).</summary>
+    public int ControlQueueIndex => 2 * MaxQueuePairs;
+
+    /// <summary>Gets the batch size.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Gets the offer (the configured one restricted to the backend's offloads plus what the engine does in software).</summary>
+    public NetFeatures OfferedFeatures { get; }
+
+    /// <summary>Gets the negotiated features (<see cref="NetFeatures.None"/> before <see cref="SetDriverFeatures"/>).</summary>
+    public NetFeatures NegotiatedFeatures => _negotiated;
+
+    /// <summary>Gets the ring features queues must be built with (from the negotiated set).</summary>
+    public VirtqueueFeatures QueueFeatures => NetFeatureNegotiation.ToVirtqueueFeatures(_negotiated);
+
+    /// <summary>Gets the virtio-net header layout of the negotiated set.</summary>
+    public NetHeaderLayout Layout { get; private set; } = NetHeaderLayout.Modern;
+
+    /// <summary>Gets the config space (mac, status with <c>LINK_UP</c>, <c>max_virtqueue_pairs</c>, mtu, RSS limits).</summary>
+    public NetConfigSpace Config { get; }
+
+    /// <summary>Gets the number of active queue pairs.</summary>
+    public int ActivePairs => _activePairs;
+
+    /// <summary>Gets whether the device runs.</summary>
+    public bool IsRunning => _running;
+
+    /// <summary>Gets whether a queue broke since the last <see cref="Reset"/> (the transport may set <c>DEVICE_NEEDS_RESET</c>).</summary>
+    public bool NeedsReset => _needsReset;
+
+    /// <summary>Gets the control-queue state (receive filter, steering, offloads); null before <see cref="SetDriverFeatures"/>.</summary>
+    public NetControlState? ControlState => _control?.State;
+
+    internal NetFeatures Negotiated => _negotiated;
+
+    /// <summary>Gets a queue pair.</summary>
+    /// <param name="pair">The pair index.</param>
+    /// <returns>The pair.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pair"/> is not below <see cref="MaxQueuePairs"/>.</exception>
+    public NetQueuePair GetPair(int pair)
+    {
+        if ((uint)pair >= (uint)MaxQueuePairs)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(pair));
+        }
+
+        return _pairs[pair];
+    }
+
+    /// <summary>
+    /// Takes the driver's accepted features: validates them against the offer and the spec's
+    /// dependency rules and, when valid, uses them (header layout, receive mode, control handler).
+    /// </summary>
+    /// <param name="accepted">The driver's features.</param>
+    /// <returns>Valid, or why not (the transport then does not set <c>FEATURES_OK</c>).</returns>
+    /// <exception cref="InvalidOperationException">The device runs.</exception>
+    public NetFeatureCheck SetDriverFeatures(NetFeatures accepted)
+    {
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            if (_running)
+            {
+                ThrowHelper.ThrowInvalidOperation("Features cannot change while the device runs; reset it first.");
+            }
+
+            NetFeatureCheck check = NetFeatureNegotiation.Validate(OfferedFeatures, accepted);
+            if (!check.IsValid)
+            {
+                return check;
+            }
+
+            _negotiated = accepted;
+            _featuresSet = true;
+            Layout = NetHeaderLayout.For(accepted);
+            _receiveMode = NetReceiveWriter.ModeFor(accepted);
+            _hashReport = (accepted & NetFeatures.HashReport) != 0;
+            _automaticUsed = (accepted & NetFeatures.Mq) != 0 && MaxQueuePairs > 1;
+            _control = new NetControlHandler(accepted, (accepted & (NetFeatures.Mq | NetFeatures.Rss)) != 0 ? _limits : SinglePairLimits());
+            _activePairs = 1;
+            _automatic.SetActivePairs(1);
+            _automatic.Clear();
+            return check;
+        }
+    }
+
+    /// <summary>Binds a virtqueue (when the device is stopped, or for a pair that is not active).</summary>
+    /// <param name="index">The virtqueue index.</param>
+    /// <param name="queue">The device side of the queue (built with <see cref="QueueFeatures"/>), or null to unbind.</param>
+    /// <param name="call">The device-to-driver notifier (interrupt, call eventfd), or null for none.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is past the control queue.</exception>
+    /// <exception cref="InvalidOperationException">The queue's pair (or the control queue) is in use.</exception>
+    public void SetQueue(int index, IDeviceQueue? queue, INotifier? call)
+    {
+        CheckIndex(index);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            if (index == ControlQueueIndex)
+            {
+                lock (_controlGate)
+                {
+                    _controlQueue = queue;
+                    _controlCall = call;
+                }
+
+                return;
+            }
+
+            int p = index >> 1;
+            if (_running && _pairs[p].IsActive)
+            {
+                ThrowHelper.ThrowInvalidOperation("The queue pair is active; deactivate it (SetActivePairs) or stop the device first.");
+            }
+
+            if ((index & 1) == 1)
+            {
+                _pairs[p].Bind(queue, call);
+            }
+            else
+            {
+                ReceiveQueueSlot slot = _rx[p];
+                lock (slot.Gate)
+                {
+                    slot.Queue = queue;
+                    slot.Call = call;
+                    slot.Writer = null;
+                    slot.Broken = false;
+                    slot.Dirty = false;
+                }
+            }
+        }
+    }
+
+    /// <summary>Enables or disables one virtqueue (e.g. <c>RING_RESET</c>, vhost-user <c>SET_VRING_ENABLE</c>); held chains stay held.</summary>
+    /// <param name="index">The virtqueue index.</param>
+    /// <param name="enabled">Whether the queue is used.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is past the control queue.</exception>
+    public void SetQueueEnabled(int index, bool enabled)
+    {
+        CheckIndex(index);
+        if (index == ControlQueueIndex)
+        {
+            lock (_controlGate)
+            {
+                _controlEnabled = enabled;
+            }
+
+            return;
+        }
+
+        int p = index >> 1;
+        if ((index & 1) == 1)
+        {
+            _pairs[p].SetTransmitEnabled(enabled);
+            _pairs[p].Wake();
+            return;
+        }
+
+        ReceiveQueueSlot slot = _rx[p];
+        bool notify;
+        lock (slot.Gate)
+        {
+            slot.Enabled = enabled;
+            notify = enabled ? false : slot.PublishLocked();
+            if (!enabled)
+            {
+                slot.FireWaiters();
+            }
+        }
+
+        if (notify)
+        {
+            slot.Call?.Notify();
+        }
+    }
+
+    /// <summary>Starts the active pairs (workers, unless <see cref="NetWorkerMode.Manual"/>). Attaches the backend on the first start.</summary>
+    /// <exception cref="InvalidOperationException">No features were set.</exception>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            if (!_featuresSet)
+            {
+                ThrowHelper.ThrowInvalidOperation("Set the driver features before starting the device.");
+            }
+
+            if (_running)
+            {
+                return;
+            }
+
+            if (!_attached)
+            {
+                _attached = true;
+                Backend.Attach(this);
+            }
+
+            _running = true;
+            for (int p = 0; p < _activePairs; p++)
+            {
+                ActivatePair(p);
+            }
+        }
+    }
+
+    /// <summary>Stops every pair at a round boundary; queue positions, held chains and counters are kept (a later <see cref="Start"/> resumes).</summary>
+    public void Stop()
+    {
+        lock (_gate)
+        {
+            if (!_running)
+            {
+                return;
+            }
+
+            _running = false;
+            for (int p = 0; p < MaxQueuePairs; p++)
+            {
+                DeactivatePair(p);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The device reset (§2.1): stops, forgets the negotiated features, every bound queue and held
+    /// chain (their values go stale with the transport's ring reset), the control state and the
+    /// needs-reset flag. Counters are kept.
+    /// </summary>
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            Stop();
+            for (int p = 0; p < MaxQueuePairs; p++)
+            {
+                _pairs[p].ForgetHeld();
+                _pairs[p].Bind(null, null);
+                ReceiveQueueSlot slot = _rx[p];
+                lock (slot.Gate)
+                {
+                    slot.Writer?.Forget();
+                    slot.Writer = null;
+                    slot.Queue = null;
+                    slot.Call = null;
+                    slot.Broken = false;
+                    slot.Dirty = false;
+                    slot.Enabled = true;
+                }
+            }
+
+            lock (_controlGate)
+            {
+                _controlQueue = null;
+                _controlCall = null;
+                _controlEnabled = true;
+                _control = null;
+            }
+
+            _negotiated = NetFeatures.None;
+            _featuresSet = false;
+            _activePairs = 1;
+            _automatic.Clear();
+            _needsReset = false;
+        }
+    }
+
+    /// <summary>
+    /// Changes the number of active queue pairs at run time (the dynamic form of <c>VQ_PAIRS_SET</c>;
+    /// see the class remarks for what happens to chains in flight).
+    /// </summary>
+    /// <param name="pairs">1 to <see cref="MaxQueuePairs"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pairs"/> is out of range.</exception>
+    public void SetActivePairs(int pairs)
+    {
+        if (pairs < 1 || pairs > MaxQueuePairs)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(pairs));
+        }
+
+        lock (_gate)
+        {
+            int old = _activePairs;
+            if (old == pairs)
+            {
+                return;
+            }
+
+            // Steer new deliveries to the new set first, then stop or start pairs.
+            _activePairs = pairs;
+            _automatic.SetActivePairs((ushort)pairs);
+            if (!_running)
+            {
+                return;
+            }
+
+            for (int p = pairs; p < old; p++)
+            {
+                DeactivatePair(p);
+            }
+
+            for (int p = old; p < pairs; p++)
+            {
+                ActivatePair(p);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The driver's notification for a virtqueue (an in-process driver calls it; a transport calls it
+    /// on an eventfd or doorbell write): wakes the pair's worker; for a receive queue also wakes the
+    /// space waiters; for the control queue processes the commands and applies the new state.
+    /// </summary>
+    /// <param name="index">The virtqueue index.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is past the control queue.</exception>
+    public void Kick(int index)
+    {
+        CheckIndex(index);
+        if (index == ControlQueueIndex)
+        {
+            ProcessControl();
+            return;
+        }
+
+        int p = index >> 1;
+        if ((index & 1) == 0)
+        {
+            ReceiveQueueSlot slot = _rx[p];
+            lock (slot.Gate)
+            {
+                // Buffers arrived: no more kicks needed until a delivery runs dry again.
+                if (slot.Queue is not null && slot.Writer is not null && !slot.Broken)
+                {
+                    slot.Queue.DisableNotifications();
+                }
+
+                slot.FireWaiters();
+            }
+        }
+
+        _pairs[p].Wake();
+    }
+
+    /// <summary>Gets a snapshot of a virtqueue's counters.</summary>
+    /// <param name="index">The virtqueue index.</param>
+    /// <returns>The counters.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is past the control queue.</exception>
+    public NetQueueCounters GetCounters(int index)
+    {
+        CheckIndex(index);
+        return Cells(index).Snapshot();
+    }
+
+    /// <inheritdoc/>
+    public void Wake(int queue)
+    {
+        int n = Backend.QueueCount;
+        if ((uint)queue >= (uint)n)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(queue));
+        }
+
+        for (int p = queue; p < MaxQueuePairs; p += n)
+        {
+            _pairs[p].Wake();
+        }
+    }
+
+    /// <summary>Stops the device, detaches the backend and disposes the meter.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            Stop();
+            _disposed = true;
+            if (_attached)
+            {
+                Backend.Detach();
+            }
+
+            DisposeMetrics();
+        }
+    }
+
+    internal object? BackendGate(int backendQueue) => _backendGates?[backendQueue];
+
+    internal void ReportBroken(int index, VirtqueueFault fault)
+    {
+        _needsReset = true;
+        QueueBroken?.Invoke(this, new NetQueueFaultEventArgs(index, fault));
+    }
+
+    internal QueueCounterCells Cells(int index) =>
+        index == ControlQueueIndex ? _controlCounters : (index & 1) == 0 ? _rx[index >> 1].Counters : _pairs[index >> 1].TxCounters;
+
+    private NetControlLimits SinglePairLimits() => new()
+    {
+        Mac = _limits.Mac,
+        MaxQueuePairs = 1,
+        RssMaxKeySize = _limits.RssMaxKeySize,
+        RssMaxIndirectionTableLength = _limits.RssMaxIndirectionTableLength,
+        SupportedHashTypes = _limits.SupportedHashTypes,
+        MaxMacTableEntries = _limits.MaxMacTableEntries,
+    };
+
+    private void ActivatePair(int p)
+    {
+        ReceiveQueueSlot slot = _rx[p];
+        lock (slot.Gate)
+        {
+            if (slot.Writer is null && slot.Queue is not null)
+            {
+                int maxFrame = (_negotiated & NetFeatures.Mtu) != 0 && _receiveMode == NetReceiveMode.SmallBuffers ? _options.Mtu + 14 : 0;
+                slot.Writer = new NetReceiveWriter(slot.Queue, Layout, _receiveMode, Math.Max(maxFrame, 0));
+            }
+
+            slot.Active = true;
+        }
+
+        _pairs[p].Activate(_options.WorkerMode, _options.Name);
+    }
+
+    private void DeactivatePair(int p)
+    {
+        _pairs[p].Deactivate();
+        ReceiveQueueSlot slot = _rx[p];
+        bool notify;
+        lock (slot.Gate)
+        {
+            slot.Active = false;
+            notify = slot.PublishLocked();
+            slot.FireWaiters();
+        }
+
+        if (notify)
+        {
+            slot.Call?.Notify();
+        }
+    }
+
+    private void ProcessControl()
+    {
+        int pairs = 0;
+        bool notify = false;
+        INotifier? call;
+        lock (_controlGate)
+        {
+            IDeviceQueue? q = _controlQueue;
+            NetControlHandler? handler = _control;
+            call = _controlCall;
+            if (q is null || handler is null || !_controlEnabled || !_running || q.IsBroken)
+            {
+                return;
+            }
+
+            int handled = handler.ProcessAvailable(q);
+            _controlCounters.Packets += handled;
+            if (q.IsBroken)
+            {
+                _controlCounters.BrokenQueue++;
+                ReportBroken(ControlQueueIndex, q.Fault);
+            }
+
+            if (handled > 0)
+            {
+                pairs = handler.State.ActiveQueuePairs;
+                notify = q.ShouldNotifyDriver();
+            }
+        }
+
+        // Applied outside the control lock (SetActivePairs takes the lifecycle lock, which is taken
+        // before the control lock elsewhere) and before the driver is interrupted.
+        if (pairs > 0 && pairs <= MaxQueuePairs && pairs != _activePairs)
+        {
+            SetActivePairs(pairs);
+        }
+
+        if (notify)
+        {
+            call?.Notify();
+        }
+    }
+
+    private void CheckIndex(int index)
+    {
+        if ((uint)index > (uint)ControlQueueIndex)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(index));
+        }
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            ThrowHelper.ThrowObjectDisposed(nameof(NetDevice));
+        }
+    }
+}
