@@ -23,6 +23,8 @@ namespace VirtioRing.Net.Switching;
 /// <para><b>Flow control</b>: see <see cref="NetSwitchFlowControl"/>. In lossless mode a frame that a destination cannot
 /// take is held in the sender's chain (<see cref="NetTransmitStatus.Busy"/>); the destination wakes the sender when it
 /// has room; the engine offers the same frame again and it goes only to the destinations that did not get it yet.</para>
+/// <para><b>Port indices</b> are reused after <see cref="RemovePort"/>: a frame held for flow control when its
+/// destination was removed, and offered again after a new port took the index, may skip that new port once.</para>
 /// <para><b>Counters</b>: per port, as a snapshot (<see cref="NetSwitchPort.GetCounters"/>). The switch does not publish
 /// them through <c>System.Diagnostics.Metrics</c> itself (the netstandard2.0 build has no Meter without an extra
 /// package); an observable gauge over the snapshot is a few lines for the host.</para>
@@ -168,9 +170,7 @@ public sealed partial class NetSwitch
             ThrowHelper.ThrowArgumentOutOfRange(nameof(backend), "A backend has 1 to 32768 queues.");
         }
 
-        NetSwitchPort port = AddPort(name, null, queues, backend, receiveReady);
-        backend.Attach(port.BackendAsHost!);
-        return port;
+        return AddPort(name, null, queues, backend, receiveReady);
     }
 
     /// <summary>
@@ -436,6 +436,11 @@ public sealed partial class NetSwitch
             if (mac is { } address && !_macs.AddStatic(address.Value, index, _clock.GetTimestamp()))
             {
                 ThrowHelper.ThrowInvalidOperation("The MAC table is full.");
+            }
+
+            if (backend is not null)
+            {
+                backend.Attach(port.BackendAsHost!);    // before the port is visible: no frame reaches an unattached backend
             }
 
             Volatile.Write(ref _ports[index], port);

@@ -24,7 +24,12 @@ namespace VirtioRing.Net.Switching;
 /// caller's thread then calls <see cref="PumpReceive"/>, which calls the backend's <see cref="INetBackend.Receive"/> for
 /// each woken queue and publishes what was delivered. Frames to the backend go through its
 /// <see cref="INetBackend.Transmit"/> on backend queue <c>sender queue % QueueCount</c> (serialised per backend queue),
-/// segmented and checksummed in software first when the backend lacks the offload a frame needs.</para>
+/// segmented and checksummed in software first when the backend lacks the offload a frame needs. The switch's
+/// <see cref="INetBackendHost.Deliver"/> takes the backend queue the frame came from as its hint (-1: queue 0) and answers
+/// <see cref="NetDeliveryStatus.Delivered"/> when the frame was switched, <see cref="NetDeliveryStatus.NoBuffers"/> when
+/// it is held (lossless mode: keep it and offer it again on a later <see cref="INetBackend.Receive"/> of that queue — the
+/// switch wakes the queue when the destination has room), <see cref="NetDeliveryStatus.Filtered"/> when it was dropped
+/// (counted on the ports). Deliveries made outside <see cref="PumpReceive"/> are published at once.</para>
 /// </remarks>
 [DebuggerDisplay("{Name,nq} (port {Index}, {IsGuest ? \"guest\" : \"backend\",nq})")]
 public sealed partial class NetSwitchPort : INetBackend
