@@ -1,0 +1,31 @@
+using System;
+
+namespace VirtioRing.Net.Switching;
+
+/// <summary>Settings of a <see cref="NetSwitch"/>; fixed when the switch is created.</summary>
+public sealed class NetSwitchOptions
+{
+    /// <summary>The most ports a switch can have: port sets are 64-bit masks on the hot path.</summary>
+    public const int MaxPortLimit = 64;
+
+    /// <summary>Gets the flow control toward destinations that cannot take a frame now (default <see cref="NetSwitchFlowControl.Lossless"/>).</summary>
+    public NetSwitchFlowControl FlowControl { get; init; } = NetSwitchFlowControl.Lossless;
+
+    /// <summary>Gets how long a learned MAC address stays bound to its port without traffic from it (default 300 s, as IEEE 802.1D);
+    /// <see cref="TimeSpan.MaxValue"/> never ages.</summary>
+    public TimeSpan MacAgingTime { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>Gets the most ports (guests and backends) at once, 2 to <see cref="MaxPortLimit"/> (default 64).</summary>
+    public int MaxPorts { get; init; } = MaxPortLimit;
+
+    /// <summary>Gets the most MAC addresses the table holds (default 4096); when it is full, expired entries are swept
+    /// and new addresses are not learned (their frames are flooded).</summary>
+    public int MacTableCapacity { get; init; } = 4096;
+
+    /// <summary>Gets the default number of backend queues of a guest port (default 16): a device binds its queue pair
+    /// <c>p</c> to port queue <c>p % QueueCount</c>, so give at least the guest's queue-pair count.</summary>
+    public int GuestPortQueues { get; init; } = 16;
+
+    /// <summary>Gets the clock for MAC aging (default: <see cref="System.Diagnostics.Stopwatch"/>).</summary>
+    public INetSwitchClock? Clock { get; init; }
+}
