@@ -1,0 +1,204 @@
+using System;
+using VirtioRing.Net.Rx;
+using VirtioRing.Queues;
+
+namespace VirtioRing.Net.Driver;
+
+public sealed unsafe partial class NetDriver
+{
+    /// <summary>Receives the next frame of pair <paramref name="pair"/> (see <see cref="Receive"/>).</summary>
+    /// <param name="pair">The queue pair.</param>
+    /// <param name="destination">Where the frame (Ethernet header onwards) is copied.</param>
+    /// <param name="header">The frame's virtio-net header (checksum state, GSO, hash, <c>num_buffers</c>).</param>
+    /// <param name="length">The frame length.</param>
+    /// <returns><see langword="true"/> when a frame was received; otherwise <see cref="Receive"/> tells why not.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pair"/> is not a bound pair.</exception>
+    /// <exception cref="InvalidOperationException">The driver is not bound.</exception>
+    public bool TryReceive(int pair, Span<byte> destination, out VirtioNetHeader header, out int length) =>
+        Receive(pair, destination, out header, out length) == NetDriverStatus.Ok;
+
+    /// <summary>
+    /// Receives the next frame of pair <paramref name="pair"/>: reclaims its first buffer, reads the
+    /// header, collects the <c>num_buffers</c> buffers of a mergeable frame (§5.1.6.4), copies the frame
+    /// out and posts the buffers again at once (the queue stays full).
+    /// </summary>
+    /// <param name="pair">The queue pair.</param>
+    /// <param name="destination">Where the frame (Ethernet header onwards) is copied.</param>
+    /// <param name="header">The frame's virtio-net header.</param>
+    /// <param name="length">The frame length; with <see cref="NetDriverStatus.DestinationTooSmall"/>, the length needed.</param>
+    /// <returns>
+    /// <see cref="NetDriverStatus.Ok"/>; <see cref="NetDriverStatus.Empty"/> (nothing, or not all of a
+    /// frame's buffers are visible yet); <see cref="NetDriverStatus.DestinationTooSmall"/> (the frame stays
+    /// waiting); or <see cref="NetDriverStatus.Faulted"/>: the device broke the ring, used a buffer with
+    /// less than a header, or gave a <c>num_buffers</c> it cannot have (see <see cref="GetFault"/>).
+    /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pair"/> is not a bound pair.</exception>
+    /// <exception cref="InvalidOperationException">The driver is not bound.</exception>
+    public NetDriverStatus Receive(int pair, Span<byte> destination, out VirtioNetHeader header, out int length)
+    {
+        NetDriverReceiveQueue q = GetReceive(pair);
+        header = default;
+        length = 0;
+        if (q.Fault != NetDriverFault.None)
+        {
+            return NetDriverStatus.Faulted;
+        }
+
+        NetDriverStatus s = Collect(q);
+        if (s != NetDriverStatus.Ok)
+        {
+            return s;
+        }
+
+        int hdr = HeaderLayout.Size;
+        long total = -hdr;
+        for (int i = 0; i < q.PendingCount; i++)
+        {
+            total += q.PendingLengths[i];
+        }
+
+        header = q.PendingHeader;
+        length = (int)total;   // at most num_buffers (<= buffers) × buffer size, validated by the queue
+        if (length > destination.Length)
+        {
+            return NetDriverStatus.DestinationTooSmall;
+        }
+
+        int done = 0;
+        for (int i = 0; i < q.PendingCount; i++)
+        {
+            int skip = i == 0 ? hdr : 0;
+            int n = (int)q.PendingLengths[i] - skip;
+            if (n > 0)
+            {
+                new ReadOnlySpan<byte>(q.Host + ((long)q.PendingBuffers[i] * q.BufferSize) + skip, n).CopyTo(destination.Slice(done));
+                done += n;
+            }
+        }
+
+        q.Packets++;
+        q.Bytes += (ulong)length;
+        Repost(q);
+        return NetDriverStatus.Ok;
+    }
+
+    /// <summary>Gets the number of receive buffers pair <paramref name="pair"/> has posted to the device.</summary>
+    /// <param name="pair">The queue pair.</param>
+    /// <returns>The count.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pair"/> is not a bound pair.</exception>
+    /// <exception cref="InvalidOperationException">The driver is not bound.</exception>
+    public int GetReceivePosted(int pair) => GetReceive(pair).Queue.Outstanding;
+
+    /// <summary>Reclaims the buffers of the next frame into the queue's pending list, validating the device's answer.</summary>
+    private NetDriverStatus Collect(NetDriverReceiveQueue q)
+    {
+        int hdr = HeaderLayout.Size;
+        while (q.PendingExpected == 0)
+        {
+            switch (q.Queue.TryReclaimUsed(out UsedBuffer used))
+            {
+                case PopStatus.Empty:
+                    return NetDriverStatus.Empty;
+                case PopStatus.Broken:
+                    q.CheckBroken();
+                    return NetDriverStatus.Faulted;
+            }
+
+            int buffer = (int)used.Token;
+            if (used.WrittenLength == 0)
+            {
+                // A buffer handed back unused (a device stopping, or returning held buffers): post it again.
+                q.Post(buffer);
+                q.PublishAndKick();
+                continue;
+            }
+
+            if (used.WrittenLength < (uint)hdr)
+            {
+                return Fail(q, NetDriverFault.ShortFrame);
+            }
+
+            VirtioNetHeader h = VirtioNetHeader.Read(new ReadOnlySpan<byte>(q.Host + ((long)buffer * q.BufferSize), hdr), HeaderLayout);
+            int expected = 1;
+            if (ReceiveMode == NetReceiveMode.Mergeable)
+            {
+                // §5.1.6.4.1: num_buffers counts this buffer too; it cannot be 0, nor more than the buffers we posted.
+                expected = h.NumBuffers;
+                if (expected == 0 || expected > q.BufferCount)
+                {
+                    return Fail(q, NetDriverFault.BadBufferCount);
+                }
+            }
+
+            q.PendingHeader = h;
+            q.PendingExpected = expected;
+            q.PendingBuffers[0] = buffer;
+            q.PendingLengths[0] = used.WrittenLength;
+            q.PendingCount = 1;
+        }
+
+        while (q.PendingCount < q.PendingExpected)
+        {
+            switch (q.Queue.TryReclaimUsed(out UsedBuffer used))
+            {
+                case PopStatus.Empty:
+                    // The rest is not visible yet; but if nothing else is outstanding it never will be.
+                    return q.Queue.Outstanding == 0 ? Fail(q, NetDriverFault.BadBufferCount) : NetDriverStatus.Empty;
+                case PopStatus.Broken:
+                    q.CheckBroken();
+                    return NetDriverStatus.Faulted;
+            }
+
+            q.PendingBuffers[q.PendingCount] = (int)used.Token;
+            q.PendingLengths[q.PendingCount] = used.WrittenLength;
+            q.PendingCount++;
+        }
+
+        return NetDriverStatus.Ok;
+    }
+
+    private static NetDriverStatus Fail(NetDriverReceiveQueue q, NetDriverFault fault)
+    {
+        q.Fault = fault;
+        q.Errors++;
+        return NetDriverStatus.Faulted;
+    }
+
+    /// <summary>Posts the finished frame's buffers again and publishes them (one index store, a kick only if asked for).</summary>
+    private static void Repost(NetDriverReceiveQueue q)
+    {
+        for (int i = 0; i < q.PendingCount; i++)
+        {
+            q.Post(q.PendingBuffers[i]);
+        }
+
+        q.PendingCount = 0;
+        q.PendingExpected = 0;
+        q.PublishAndKick();
+    }
+
+    /// <summary>Posts every receive buffer (at bind time).</summary>
+    private static void Refill(NetDriverReceiveQueue q)
+    {
+        for (int b = 0; b < q.BufferCount; b++)
+        {
+            if (!q.Post(b))
+            {
+                break;
+            }
+        }
+
+        q.PublishAndKick();
+    }
+
+    private NetDriverReceiveQueue GetReceive(int pair)
+    {
+        NetDriverReceiveQueue[] rx = _rx;
+        if ((uint)pair >= (uint)rx.Length)
+        {
+            ThrowPair(pair);
+        }
+
+        return rx[pair];
+    }
+}
