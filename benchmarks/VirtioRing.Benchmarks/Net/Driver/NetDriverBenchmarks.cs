@@ -73,7 +73,7 @@ public class NetDriverBenchmarks
     {
         for (int i = 0; i < Batch; i++)
         {
-            _driver.Queue(0, _frame, default);
+            _driver.Enqueue(0, _frame, default);
         }
 
         _driver.Flush(0);

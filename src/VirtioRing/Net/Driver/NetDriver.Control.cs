@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using VirtioRing.Memory;
 using VirtioRing.Net.Control;
@@ -206,11 +208,15 @@ public sealed unsafe partial class NetDriver
 
         if (c.CheckBroken())
         {
-            throw new NetDriverException(c.Fault, "The control queue is faulted: " + c.Fault + ".");
+            ThrowDriver(c.Fault, "The control queue is faulted: " + c.Fault + ".");
         }
 
         return c;
     }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowDriver(NetDriverFault fault, string message) => throw new NetDriverException(fault, message);
 
     private void RequireFeature(NetFeatures feature, string name)
     {
@@ -230,7 +236,7 @@ public sealed unsafe partial class NetDriver
         ulong token = c.NextToken++;
         if (!c.Queue.TryAddChain(c.Segments, token))
         {
-            throw new NetDriverException(NetDriverFault.QueueBroken, "The control queue has no free descriptor (a command is still outstanding).");
+            ThrowDriver(NetDriverFault.QueueBroken, "The control queue has no free descriptor (a command is still outstanding).");
         }
 
         c.Queue.PublishAvailable();
@@ -263,13 +269,14 @@ public sealed unsafe partial class NetDriver
                     return ack;
                 case PopStatus.Broken:
                     c.CheckBroken();
-                    throw new NetDriverException(NetDriverFault.QueueBroken, "The device broke the control queue: " + c.Queue.Fault + ".");
+                    ThrowDriver(NetDriverFault.QueueBroken, "The device broke the control queue: " + c.Queue.Fault + ".");
+                    break;
             }
 
             if (Stopwatch.GetTimestamp() > deadline)
             {
                 c.Fault = NetDriverFault.ControlTimeout;
-                throw new NetDriverException(NetDriverFault.ControlTimeout, "The device did not answer the control command in time.");
+                ThrowDriver(NetDriverFault.ControlTimeout, "The device did not answer the control command in time.");
             }
 
             spin.SpinOnce();   // spins, then yields the thread, then sleeps briefly

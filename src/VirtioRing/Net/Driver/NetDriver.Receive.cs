@@ -50,36 +50,60 @@ public sealed unsafe partial class NetDriver
             return s;
         }
 
-        int hdr = HeaderLayout.Size;
-        long total = -hdr;
-        for (int i = 0; i < q.PendingCount; i++)
-        {
-            total += q.PendingLengths[i];
-        }
-
         header = q.PendingHeader;
-        length = (int)total;   // at most num_buffers (<= buffers) × buffer size, validated by the queue
+        length = FrameLength(q);
         if (length > destination.Length)
         {
             return NetDriverStatus.DestinationTooSmall;
         }
 
-        int done = 0;
-        for (int i = 0; i < q.PendingCount; i++)
-        {
-            int skip = i == 0 ? hdr : 0;
-            int n = (int)q.PendingLengths[i] - skip;
-            if (n > 0)
-            {
-                new ReadOnlySpan<byte>(q.Host + ((long)q.PendingBuffers[i] * q.BufferSize) + skip, n).CopyTo(destination.Slice(done));
-                done += n;
-            }
-        }
-
+        Frame(q, length).CopyTo(destination);
         q.Packets++;
         q.Bytes += (ulong)length;
         Repost(q);
         return NetDriverStatus.Ok;
+    }
+
+    /// <summary>
+    /// Hands up to <paramref name="budget"/> waiting frames of pair <paramref name="pair"/> to
+    /// <paramref name="receiver"/> in place (no copy), reposting each frame's buffers after the call.
+    /// </summary>
+    /// <typeparam name="TReceiver">The receiver type (a struct is called without virtual dispatch).</typeparam>
+    /// <param name="pair">The queue pair.</param>
+    /// <param name="receiver">The receiver.</param>
+    /// <param name="budget">The most frames to hand over.</param>
+    /// <returns>The number of frames handed over; fewer than the budget when the queue ran empty or faulted (see <see cref="GetFault"/>).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pair"/> is not a bound pair, or <paramref name="budget"/> is negative.</exception>
+    /// <exception cref="InvalidOperationException">The driver is not bound.</exception>
+    public int ReceiveBatch<TReceiver>(int pair, ref TReceiver receiver, int budget = int.MaxValue)
+        where TReceiver : INetFrameReceiver
+    {
+        NetDriverReceiveQueue q = GetReceive(pair);
+        if (budget < 0)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(budget));
+        }
+
+        int n = 0;
+        while (n < budget && q.Fault == NetDriverFault.None && Collect(q) == NetDriverStatus.Ok)
+        {
+            int length = FrameLength(q);
+            VirtioNetHeader header = q.PendingHeader;
+            try
+            {
+                receiver.OnFrame(header, Frame(q, length));
+            }
+            finally
+            {
+                q.Packets++;
+                q.Bytes += (ulong)length;
+                Repost(q);
+            }
+
+            n++;
+        }
+
+        return n;
     }
 
     /// <summary>Gets the number of receive buffers pair <paramref name="pair"/> has posted to the device.</summary>
@@ -88,6 +112,21 @@ public sealed unsafe partial class NetDriver
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="pair"/> is not a bound pair.</exception>
     /// <exception cref="InvalidOperationException">The driver is not bound.</exception>
     public int GetReceivePosted(int pair) => GetReceive(pair).Queue.Outstanding;
+
+    /// <summary>The collected frame's length: the used lengths minus the header (at most buffers × buffer size: the queue checked each length).</summary>
+    private int FrameLength(NetDriverReceiveQueue q)
+    {
+        long total = -HeaderLayout.Size;
+        for (int i = 0; i < q.PendingCount; i++)
+        {
+            total += q.PendingLengths[i];
+        }
+
+        return (int)Math.Min(total, int.MaxValue);
+    }
+
+    private NetReceivedFrame Frame(NetDriverReceiveQueue q, int length) =>
+        new(q.Host, q.BufferSize, q.PendingBuffers, q.PendingLengths, q.PendingCount, HeaderLayout.Size, length);
 
     /// <summary>Reclaims the buffers of the next frame into the queue's pending list, validating the device's answer.</summary>
     private NetDriverStatus Collect(NetDriverReceiveQueue q)

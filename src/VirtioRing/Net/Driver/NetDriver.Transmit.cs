@@ -46,7 +46,7 @@ public sealed unsafe partial class NetDriver
     /// <exception cref="InvalidOperationException">The driver is not bound.</exception>
     public NetDriverStatus Send(int pair, ReadOnlySpan<byte> frame, in VirtioNetHeader header)
     {
-        NetDriverStatus s = Queue(pair, frame, header);
+        NetDriverStatus s = Enqueue(pair, frame, header);
         if (s == NetDriverStatus.Ok)
         {
             _tx[pair].PublishAndKick();
@@ -66,7 +66,7 @@ public sealed unsafe partial class NetDriver
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="pair"/> is not a bound pair.</exception>
     /// <exception cref="ArgumentException">The frame is empty or too large, or the header is not valid for the negotiated features.</exception>
     /// <exception cref="InvalidOperationException">The driver is not bound.</exception>
-    public NetDriverStatus Queue(int pair, ReadOnlySpan<byte> frame, in VirtioNetHeader header)
+    public NetDriverStatus Enqueue(int pair, ReadOnlySpan<byte> frame, in VirtioNetHeader header)
     {
         NetDriverTransmitQueue q = GetTransmit(pair);
         if (q.Fault != NetDriverFault.None || q.CheckBroken())
@@ -122,7 +122,7 @@ public sealed unsafe partial class NetDriver
         return NetDriverStatus.Ok;
     }
 
-    /// <summary>Publishes the frames added with <see cref="Queue"/> on pair <paramref name="pair"/> and kicks the device when needed.</summary>
+    /// <summary>Publishes the frames added with <see cref="Enqueue"/> on pair <paramref name="pair"/> and kicks the device when needed.</summary>
     /// <param name="pair">The queue pair.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="pair"/> is not a bound pair.</exception>
     /// <exception cref="InvalidOperationException">The driver is not bound.</exception>

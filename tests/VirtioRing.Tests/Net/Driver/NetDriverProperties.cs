@@ -11,10 +11,10 @@ namespace VirtioRing.Tests.Net.Driver;
 
 public class NetDriverProperties
 {
-    public sealed record Scenario(bool Packed, bool Indirect, bool EventIdx, bool Mergeable, bool Separate, int[] Lengths, int[] Batches, int Seed)
+    public sealed record Scenario(bool Packed, bool Indirect, bool EventIdx, bool Mergeable, bool Separate, bool InOrder, int[] Lengths, int[] Batches, int Seed)
     {
         public override string ToString() =>
-            $"packed={Packed} indirect={Indirect} eventIdx={EventIdx} mergeable={Mergeable} separate={Separate} lengths=[{string.Join(",", Lengths)}] batches=[{string.Join(",", Batches)}]";
+            $"packed={Packed} indirect={Indirect} eventIdx={EventIdx} mergeable={Mergeable} separate={Separate} inOrder={InOrder} lengths=[{string.Join(",", Lengths)}] batches=[{string.Join(",", Batches)}]";
     }
 
     public static Arbitrary<Scenario> Scenarios() => Arb.From(
@@ -23,11 +23,12 @@ public class NetDriverProperties
         from eventIdx in ArbMap.Default.GeneratorFor<bool>()
         from mergeable in ArbMap.Default.GeneratorFor<bool>()
         from separate in ArbMap.Default.GeneratorFor<bool>()
+        from inOrder in ArbMap.Default.GeneratorFor<bool>()
         from count in Gen.Choose(1, 80)
         from lengths in Gen.ArrayOf(Gen.OneOf(Gen.Choose(1, 128), Gen.Choose(1, mergeable ? 9000 : 1514)), count)
         from batches in Gen.ArrayOf(Gen.Choose(1, 24), 8)
         from seed in Gen.Choose(0, int.MaxValue)
-        select new Scenario(packed, indirect, eventIdx, mergeable, separate, lengths, batches, seed));
+        select new Scenario(packed, indirect, eventIdx, mergeable, separate, inOrder, lengths, batches, seed));
 
     /// <summary>
     /// Any sequence of frame sizes, sent in bursts the device drains in random batch sizes (the queue
@@ -37,7 +38,7 @@ public class NetDriverProperties
     [Property(Arbitrary = [typeof(NetDriverProperties)], MaxTest = 150)]
     public bool SendReceive_AnyFrameSequence_RoundTripsExactly(Scenario s)
     {
-        NetFeatures offer = DriverHarness.Offer(s.Packed, s.Indirect, s.EventIdx, s.Mergeable);
+        NetFeatures offer = DriverHarness.Offer(s.Packed, s.Indirect, s.EventIdx, s.Mergeable, s.InOrder);
         using var h = new DriverHarness(offer, queueSize: 16, options: (m, a, l) => new NetDriverOptions(m, a, l)
         {
             MergeableBufferSize = 1024,

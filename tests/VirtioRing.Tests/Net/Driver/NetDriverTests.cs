@@ -149,6 +149,45 @@ public class NetDriverTests
         Assert.Equal(64, h.Driver.GetReceivePosted(0));   // all five posted again
     }
 
+    private struct Collector : INetFrameReceiver
+    {
+        public List<byte[]> Frames;
+        public List<int> Buffers;
+
+        public void OnFrame(in VirtioNetHeader header, in NetReceivedFrame frame)
+        {
+            var copy = new byte[frame.Length];
+            Assert.Equal(frame.Length, frame.CopyTo(copy));
+            Frames.Add(copy);
+            Buffers.Add(frame.BufferCount);
+            Assert.Equal(frame.BufferCount, header.NumBuffers);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ReceiveBatch_FramesInPlace_HandsEachOverAndReposts(bool packed)
+    {
+        using var h = new DriverHarness(DriverHarness.Offer(packed, indirect: false, eventIdx: true, inOrder: true), queueSize: 32,
+            options: (m, a, l) => new NetDriverOptions(m, a, l) { MergeableBufferSize = 512 });
+        byte[][] frames = [Frame(60, 1), Frame(1400, 2), Frame(4000, 3)];
+        foreach (byte[] f in frames)
+        {
+            Assert.True(h.Deliver(0, f).IsDelivered);
+        }
+
+        var c = new Collector { Frames = [], Buffers = [] };
+        Assert.Equal(2, h.Driver.ReceiveBatch(0, ref c, budget: 2));
+        Assert.Equal(1, h.Driver.ReceiveBatch(0, ref c));
+        Assert.Equal(0, h.Driver.ReceiveBatch(0, ref c));
+
+        Assert.Equal(frames, c.Frames);
+        Assert.Equal(new[] { 1, 3, 8 }, c.Buffers);
+        Assert.Equal(32, h.Driver.GetReceivePosted(0));
+        Assert.Equal(3UL, h.Driver.GetCounters(0).Packets);
+    }
+
     [Fact]
     public void Receive_DestinationTooSmall_KeepsFrameUntilBigEnough()
     {
@@ -296,13 +335,13 @@ public class NetDriverTests
     }
 
     [Fact]
-    public void Queue_BatchThenFlush_PublishesOnceAndKicksOnce()
+    public void Enqueue_BatchThenFlush_PublishesOnceAndKicksOnce()
     {
         using var h = new DriverHarness(DriverHarness.Offer(false, false, eventIdx: true));
         int before = h.Kicks[1].Count;
         for (int i = 0; i < 8; i++)
         {
-            Assert.Equal(NetDriverStatus.Ok, h.Driver.Queue(0, Frame(80, i), default));
+            Assert.Equal(NetDriverStatus.Ok, h.Driver.Enqueue(0, Frame(80, i), default));
         }
 
         Assert.False(h.Device[1].TryPopAvailable(out _) == PopStatus.Popped);   // nothing published yet
