@@ -11,14 +11,6 @@ using VirtioRing.Queues;
 
 namespace VirtioRing.Net.Driver;
 
-/// <remarks>
-/// Control commands (§5.1.6.5) are synchronous from the caller's view: the command is added to the
-/// control queue, the device is kicked, and the call waits for the used buffer — spinning briefly,
-/// then yielding the thread — at most <see cref="NetDriverOptions.ControlTimeout"/>. The device answers
-/// asynchronously (its own worker, or inline from the kick's notifier). No answer in time, or a control
-/// queue the device broke, is a <see cref="NetDriverException"/>; after a timeout the control queue is
-/// faulted (the command may still be in the device's hands).
-/// </remarks>
 public sealed unsafe partial class NetDriver
 {
     private NetDriverControlQueue? _control;

@@ -88,7 +88,7 @@ public sealed unsafe partial class NetDriver
         int hdr = HeaderLayout.Size;
         ulong total = (ulong)hdr + (ulong)frame.Length;
         ulong size = (ulong)q.BufferSize;
-        int buffers = (int)((total + size - 1) / size);
+        int buffers = total <= size ? 1 : (int)((total + size - 1) / size);
         bool separate = _options.TransmitLayout == NetTransmitLayout.HeaderSeparate;
         int segments = buffers + (separate ? 1 : 0);
         if (buffers > q.BufferCount || segments > q.Segments.Length)

@@ -27,6 +27,12 @@ namespace VirtioRing.Net.Driver;
 /// <para>The device is not trusted: used lengths are checked by the driver queues, <c>num_buffers</c>
 /// and frame lengths here; a device that breaks the rules faults the queue it broke
 /// (<see cref="NetDriverStatus.Faulted"/>, <see cref="GetFault"/>) and never makes the driver throw or hang.</para>
+/// <para>Control commands (§5.1.6.5) are synchronous from the caller's view: the command is added to
+/// the control queue, the device is kicked, and the call waits for the used buffer — spinning briefly,
+/// then yielding the thread — at most <see cref="NetDriverOptions.ControlTimeout"/>. The device answers
+/// asynchronously (its own worker, or inline from the kick's notifier). No answer in time, or a control
+/// queue the device broke, is a <see cref="NetDriverException"/>; after a timeout the control queue stays
+/// faulted (the command may still be in the device's hands, so its buffer cannot be reused).</para>
 /// <para>Threading: each queue is driven by one thread at a time (a pair's transmit and receive queues
 /// may be driven by two threads); control commands by one thread at a time. <see cref="TrySend(ReadOnlySpan{byte}, in VirtioNetHeader)"/>
 /// picks the queue itself, so concurrent senders should use the per-pair form instead.</para>

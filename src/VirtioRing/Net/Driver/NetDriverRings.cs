@@ -22,6 +22,19 @@ namespace VirtioRing.Net.Driver;
 /// table area (<c>size × maxIndirectSegments × 16</c> bytes).</para>
 /// <para>Use <see cref="GetRequiredBytes"/> to size the area first.</para>
 /// </remarks>
+/// <example>
+/// In-process glue: the driver and a device over the same rings.
+/// <code>
+/// NetFeatures accepted = driver.Negotiate(device.OfferedFeatures);
+/// device.SetDriverFeatures(accepted);
+/// var rings = NetDriverRings.Create(memory, ringArea, ringBytes, pairs, 256, accepted);
+/// for (int i = 0; i &lt; rings.Count; i++)
+/// {
+///     device.SetQueue(i, rings[i].CreateDeviceQueue(), callNotifier);   // or build from rings[i].DescriptorArea/DriverArea/DeviceArea
+/// }
+/// driver.Bind(rings, kicks);   // kicks[i].Notify() → device.Kick(i)
+/// </code>
+/// </example>
 [DebuggerDisplay("pairs={QueuePairs} control={HasControlQueue} packed={IsPacked}")]
 public sealed class NetDriverRings
 {

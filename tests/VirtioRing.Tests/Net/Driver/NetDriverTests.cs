@@ -388,6 +388,60 @@ public class NetDriverTests
         Assert.True(perPair.Count(c => c > 0) >= 3, "flows spread over the pairs: " + string.Join(",", perPair));
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void Send_DeviceSuppressesNotifications_DoesNotKick(bool packed, bool eventIdx)
+    {
+        using var h = new DriverHarness(DriverHarness.Offer(packed, indirect: false, eventIdx));
+        Assert.True(h.Driver.TrySend(0, Frame(64, 1), default));
+        Assert.Equal(1, h.Kicks[1].Count);
+        while (h.TryPopTransmit(0, out _, out _))
+        {
+        }
+
+        h.Device[1].DisableNotifications();
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.True(h.Driver.TrySend(0, Frame(64, i), default));
+        }
+
+        // With EVENT_IDX a split device stops moving avail_event, so the driver kicks at most once more.
+        int kicks = h.Kicks[1].Count;
+        Assert.InRange(kicks, 1, 2);
+        Assert.Equal((ulong)kicks, h.Driver.GetCounters(1).Kicks);
+        while (h.TryPopTransmit(0, out _, out _))
+        {
+        }
+
+        Assert.False(h.Device[1].EnableNotifications());
+        Assert.True(h.Driver.TrySend(0, Frame(64, 2), default));
+        Assert.Equal(kicks + 1, h.Kicks[1].Count);
+    }
+
+    [Fact]
+    public void Receive_OnEachPair_KeepsPairsApart()
+    {
+        using var h = new DriverHarness(DriverHarness.Offer(true, true, true), pairs: 3);
+        var rx = new byte[2048];
+        for (int p = 0; p < 3; p++)
+        {
+            Assert.True(h.Deliver(p, Frame(100 + p, p)).IsDelivered);
+        }
+
+        for (int p = 2; p >= 0; p--)
+        {
+            Assert.True(h.Driver.TryReceive(p, rx, out _, out int length));
+            Assert.Equal(Frame(100 + p, p), rx.AsSpan(0, length).ToArray());
+            Assert.False(h.Driver.TryReceive(p, rx, out _, out _));
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => h.Driver.TryReceive(3, rx, out _, out _));
+        Assert.Throws<ArgumentOutOfRangeException>(() => h.Driver.GetCounters(7));
+    }
+
     [Fact]
     public void SetQueuePairs_DeviceRefuses_KeepsActivePairs()
     {
