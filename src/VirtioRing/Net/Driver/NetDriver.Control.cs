@@ -44,6 +44,23 @@ public sealed unsafe partial class NetDriver
     }
 
     /// <summary>
+    /// Changes only the driver's view of the active pairs (the transmit selector spreads over them),
+    /// without a control command: for a device whose pairs the host changed through its own API, or a
+    /// device without a control queue that the caller configured otherwise.
+    /// </summary>
+    /// <param name="pairs">1 to <see cref="QueuePairs"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pairs"/> is out of range.</exception>
+    public void UseQueuePairs(int pairs)
+    {
+        if (pairs < 1 || pairs > QueuePairs)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(pairs), "1 to the bound queue pairs.");
+        }
+
+        Volatile.Write(ref _activePairs, pairs);
+    }
+
+    /// <summary>
     /// Configures receive-side scaling (<c>VIRTIO_NET_CTRL_MQ_RSS_CONFIG</c>, §5.1.6.5.7) and the transmit
     /// queues the driver uses (<c>max_tx_vq</c>); on OK the transmit selector spreads over <paramref name="transmitPairs"/>.
     /// </summary>

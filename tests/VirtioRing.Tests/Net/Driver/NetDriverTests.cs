@@ -443,6 +443,24 @@ public class NetDriverTests
     }
 
     [Fact]
+    public void TrySend_ConfiguredSelector_PicksItsPair()
+    {
+        var selector = new DestinationMacTxQueueSelector(4);
+        using var h = new DriverHarness(DriverHarness.Offer(false, false, false), pairs: 3,
+            options: (m, a, l) => new NetDriverOptions(m, a, l) { QueuePairs = 3, TxQueueSelector = selector });
+        byte[] frame = IPv4("10.0.0.1", "10.0.0.2", Udp, 1, 2);   // destination MAC = TestFrames.DestinationMac
+        Assert.True(selector.TryAssign(DestinationMac, 2));
+
+        h.Driver.UseQueuePairs(3);
+        Assert.True(h.Driver.TrySend(frame, default));
+
+        Assert.False(h.TryPopTransmit(0, out _, out _));
+        Assert.True(h.TryPopTransmit(2, out _, out byte[] sent));
+        Assert.Equal(frame, sent);
+        Assert.Throws<ArgumentOutOfRangeException>(() => h.Driver.UseQueuePairs(4));
+    }
+
+    [Fact]
     public void SetQueuePairs_DeviceRefuses_KeepsActivePairs()
     {
         using var h = new DriverHarness(DriverHarness.Offer(false, false, false), pairs: 4, maxDevicePairs: 2);
