@@ -189,6 +189,26 @@ public class NetDriverTests
     }
 
     [Fact]
+    public void Receive_HashReportNegotiated_Uses20ByteHeaderAndCarriesHash()
+    {
+        using var h = new DriverHarness(DriverHarness.Offer(false, false, false) | NetFeatures.HashReport);
+        Assert.Equal(NetHeaderLayout.HashReportSize, h.Driver.HeaderLayout.Size);
+        byte[] frame = Frame(300, 4);
+        var header = new VirtioNetHeader { HashValue = 0xDEADBEEF, HashReport = NetHashReport.TcpV4 };
+
+        Assert.True(h.Deliver(0, frame, header).IsDelivered);
+        var rx = new byte[2048];
+        Assert.True(h.Driver.TryReceive(0, rx, out VirtioNetHeader got, out int length));
+
+        Assert.Equal(frame, rx.AsSpan(0, length).ToArray());
+        Assert.Equal(0xDEADBEEFu, got.HashValue);
+        Assert.Equal(NetHashReport.TcpV4, got.HashReport);
+        Assert.True(h.Driver.TrySend(0, frame, default));
+        Assert.True(h.TryPopTransmit(0, out _, out byte[] sent));
+        Assert.Equal(frame, sent);
+    }
+
+    [Fact]
     public void Receive_DestinationTooSmall_KeepsFrameUntilBigEnough()
     {
         using var h = new DriverHarness(DriverHarness.Offer(false, false, false));
