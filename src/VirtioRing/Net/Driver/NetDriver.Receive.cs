@@ -132,8 +132,14 @@ public sealed unsafe partial class NetDriver
     private NetDriverStatus Collect(NetDriverReceiveQueue q)
     {
         int hdr = HeaderLayout.Size;
+        int budget = q.BufferCount;   // a device returning empty buffers as fast as we repost them cannot keep us here
         while (q.PendingExpected == 0)
         {
+            if (budget-- == 0)
+            {
+                return NetDriverStatus.Empty;
+            }
+
             switch (q.Queue.TryReclaimUsed(out UsedBuffer used))
             {
                 case PopStatus.Empty:
