@@ -20,7 +20,9 @@ public sealed unsafe partial class NetDriver
     /// <summary>
     /// Receives the next frame of pair <paramref name="pair"/>: reclaims its first buffer, reads the
     /// header, collects the <c>num_buffers</c> buffers of a mergeable frame (§5.1.6.4), copies the frame
-    /// out and posts the buffers again at once (the queue stays full).
+    /// out and posts the buffers again at once (the queue stays full). Reposted buffers become visible to
+    /// the device in groups (up to 32, a quarter of the queue), and all of them when a call finds the
+    /// queue empty — so receive until <see cref="NetDriverStatus.Empty"/>, or call <see cref="FlushReceive"/>.
     /// </summary>
     /// <param name="pair">The queue pair.</param>
     /// <param name="destination">Where the frame (Ethernet header onwards) is copied.</param>
@@ -103,7 +105,21 @@ public sealed unsafe partial class NetDriver
             n++;
         }
 
+        q.PublishReposted();
         return n;
+    }
+
+    /// <summary>Publishes the receive buffers reposted on pair <paramref name="pair"/> and not yet visible to the device (and kicks it when asked to).</summary>
+    /// <param name="pair">The queue pair.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pair"/> is not a bound pair.</exception>
+    /// <exception cref="InvalidOperationException">The driver is not bound.</exception>
+    public void FlushReceive(int pair)
+    {
+        NetDriverReceiveQueue q = GetReceive(pair);
+        if (q.Fault == NetDriverFault.None && !q.CheckBroken())
+        {
+            q.PublishReposted();
+        }
     }
 
     /// <summary>Gets the number of receive buffers pair <paramref name="pair"/> has posted to the device.</summary>
@@ -137,12 +153,14 @@ public sealed unsafe partial class NetDriver
         {
             if (budget-- == 0)
             {
+                q.PublishReposted();
                 return NetDriverStatus.Empty;
             }
 
             switch (q.Queue.TryReclaimUsed(out UsedBuffer used))
             {
                 case PopStatus.Empty:
+                    q.PublishReposted();   // drained: the device gets every buffer back before the caller waits
                     return NetDriverStatus.Empty;
                 case PopStatus.Broken:
                     q.CheckBroken();
@@ -154,7 +172,7 @@ public sealed unsafe partial class NetDriver
             {
                 // A buffer handed back unused (a device stopping, or returning held buffers): post it again.
                 q.Post(buffer);
-                q.PublishAndKick();
+                q.Unpublished++;
                 continue;
             }
 
@@ -209,7 +227,11 @@ public sealed unsafe partial class NetDriver
         return NetDriverStatus.Faulted;
     }
 
-    /// <summary>Posts the finished frame's buffers again and publishes them (one index store, a kick only if asked for).</summary>
+    /// <summary>
+    /// Posts the finished frame's buffers again; they are published (one index store, one kick
+    /// decision) in groups of <see cref="NetDriverReceiveQueue.PublishThreshold"/>, and always when the
+    /// queue runs empty or a batch ends, so the device never waits on buffers the caller forgot.
+    /// </summary>
     private static void Repost(NetDriverReceiveQueue q)
     {
         for (int i = 0; i < q.PendingCount; i++)
@@ -217,9 +239,13 @@ public sealed unsafe partial class NetDriver
             q.Post(q.PendingBuffers[i]);
         }
 
+        q.Unpublished += q.PendingCount;
         q.PendingCount = 0;
         q.PendingExpected = 0;
-        q.PublishAndKick();
+        if (q.Unpublished >= q.PublishThreshold)
+        {
+            q.PublishReposted();
+        }
     }
 
     /// <summary>Posts every receive buffer (at bind time).</summary>

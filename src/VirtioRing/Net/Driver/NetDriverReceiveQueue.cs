@@ -1,3 +1,4 @@
+using System;
 using VirtioRing.Net.Backends;
 using VirtioRing.Queues;
 
@@ -15,6 +16,21 @@ internal sealed unsafe class NetDriverReceiveQueue : NetDriverQueueState
     {
         PendingBuffers = new int[bufferCount];
         PendingLengths = new uint[bufferCount];
+        PublishThreshold = Math.Max(1, Math.Min(32, bufferCount / 4));
+    }
+
+    /// <summary>Reposted buffers are published once this many wait (or when the queue runs empty, or a batch ends).</summary>
+    public readonly int PublishThreshold;
+    public int Unpublished;           // buffers reposted and not yet published
+
+    /// <summary>Publishes reposted buffers (one index store, one kick decision with its full barrier).</summary>
+    public void PublishReposted()
+    {
+        if (Unpublished != 0)
+        {
+            Unpublished = 0;
+            PublishAndKick();
+        }
     }
 
     public readonly int[] PendingBuffers;

@@ -209,6 +209,46 @@ public class NetDriverTests
     }
 
     [Fact]
+    public void Receive_RepostedBuffers_PublishedInGroupsAndWhenDrained()
+    {
+        using var h = new DriverHarness(DriverHarness.Offer(false, false, false), queueSize: 16);   // groups of 4
+        var rx = new byte[2048];
+        for (int i = 0; i < 6; i++)
+        {
+            Assert.True(h.Deliver(0, Frame(64, i)).IsDelivered);
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(h.Driver.TryReceive(0, rx, out _, out _));
+        }
+
+        Assert.Equal(10, CountAvailable(h));   // 16 - 6 delivered; the 3 reposted wait for a group of 4
+        h.Driver.FlushReceive(0);
+        Assert.Equal(3, CountAvailable(h));
+        while (h.Driver.TryReceive(0, rx, out _, out _))
+        {
+        }
+
+        // The 13 buffers CountAvailable returned empty and the last 3 frames' buffers: all reposted and
+        // published when the queue ran empty.
+        Assert.Equal(16, CountAvailable(h));
+    }
+
+    private static int CountAvailable(DriverHarness h)
+    {
+        int n = 0;
+        while (h.Device[0].TryPopAvailable(out DescriptorChain chain) == PopStatus.Popped)
+        {
+            h.Device[0].PushUsed(chain, 0);
+            n++;
+        }
+
+        h.Device[0].PublishUsed();
+        return n;
+    }
+
+    [Fact]
     public void Receive_DestinationTooSmall_KeepsFrameUntilBigEnough()
     {
         using var h = new DriverHarness(DriverHarness.Offer(false, false, false));
