@@ -269,7 +269,7 @@ public sealed unsafe partial class NetDriver
     /// <param name="queueIndex">The queue index.</param>
     /// <returns>The counters.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="queueIndex"/> is not a bound queue.</exception>
-    public NetQueueCounters GetCounters(int queueIndex) => GetQueue(queueIndex).Counters;
+    public NetDriverQueueCounters GetCounters(int queueIndex) => GetQueue(queueIndex).Counters;
 
     /// <summary>Gets the driver queue of index <paramref name="queueIndex"/> (virtio numbering).</summary>
     /// <param name="queueIndex">The queue index.</param>

@@ -19,7 +19,7 @@ internal abstract unsafe class NetDriverQueueState(int index, IDriverQueue queue
     public ulong Errors;
     public ulong Kicks;
 
-    public NetQueueCounters Counters => new(Packets, Bytes, Errors, Kicks);
+    public NetDriverQueueCounters Counters => new(Packets, Bytes, Errors, Kicks);
 
     /// <summary>Publishes what was added and kicks the device when its suppression settings ask for it.</summary>
     public void PublishAndKick()

@@ -8,7 +8,7 @@ namespace VirtioRing.Net.Driver;
 /// <param name="errors">Transmit: sends refused because the queue was full. Receive: frames dropped as malformed (too short).</param>
 /// <param name="kicks">Device notifications sent for this queue.</param>
 [DebuggerDisplay("packets={Packets} bytes={Bytes} errors={Errors} kicks={Kicks}")]
-public readonly struct NetQueueCounters(ulong packets, ulong bytes, ulong errors, ulong kicks)
+public readonly struct NetDriverQueueCounters(ulong packets, ulong bytes, ulong errors, ulong kicks)
 {
     /// <summary>Gets the frames sent or received.</summary>
     public ulong Packets { get; } = packets;
