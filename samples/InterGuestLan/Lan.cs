@@ -95,7 +95,7 @@ internal static class Lan
                 r.Start();
             }
 
-            Watch(options, runners, control);
+            Watch(runners);
             control.Finish();
             foreach (GuestRunner r in runners)
             {
@@ -157,7 +157,7 @@ internal static class Lan
     }
 
     /// <summary>The live view: per-guest rates ~4 times a second while sending, then while the last frames drain.</summary>
-    private static void Watch(LanOptions options, List<GuestRunner> runners, RunControl control)
+    private static void Watch(List<GuestRunner> runners)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("[bold]live[/]");
         table.AddColumn("guest");
@@ -244,8 +244,6 @@ internal static class Lan
                 }
             }
         });
-        _ = options;
-        _ = control;
     }
 
     private static int Report(LanOptions options, List<GuestRunner> runners, List<NetSwitchPort> ports, RunControl control, double seconds)
