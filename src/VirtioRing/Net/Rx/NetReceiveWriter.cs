@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using VirtioRing.Queues;
 
 namespace VirtioRing.Net.Rx;
@@ -312,6 +313,7 @@ public sealed class NetReceiveWriter
         }
     }
 
+    [SkipLocalsInit]
     private void WriteHeader(ref Cursor cursor, in VirtioNetHeader header, int count)
     {
         VirtioNetHeader h = header;
