@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using VirtioRing.Net.Backends;
 using VirtioRing.Net.Offload;
@@ -384,6 +385,7 @@ public sealed partial class NetQueuePair
         return e == OffloadError.None && !sink.Dropped ? NetTransmitStatus.Sent : NetTransmitStatus.Dropped;
     }
 
+    [SkipLocalsInit]
     private static bool IsIPv6(in DescriptorChain chain, uint offset, int length)
     {
         Span<byte> head = stackalloc byte[NetDevice.EtherTypeProbeLength];

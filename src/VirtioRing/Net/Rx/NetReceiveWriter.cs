@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using VirtioRing.Queues;
 
 namespace VirtioRing.Net.Rx;
@@ -133,6 +134,13 @@ public sealed class NetReceiveWriter
             return new NetReceiveResult(s, 0, 0);
         }
 
+        if (TryTakeSingle(count, needed, out Span<byte> single))
+        {
+            int at = WriteHeaderTo(single, header);
+            frame.CopyTo(single.Slice(at));
+            return CommitSingle(needed);
+        }
+
         var cursor = new Cursor(_held, _heldHead, count);
         WriteHeader(ref cursor, header, count);
         cursor.Write(frame);
@@ -184,6 +192,14 @@ public sealed class NetReceiveWriter
         if (s != NetReceiveStatus.Delivered)
         {
             return new NetReceiveResult(s, 0, 0);
+        }
+
+        if (TryTakeSingle(count, needed, out Span<byte> single))
+        {
+            // The common case: header and frame fit the next chain's one writable segment.
+            int at = WriteHeaderTo(single, header);
+            CopyReadable(source, sourceOffset, single.Slice(at, length));
+            return CommitSingle(needed);
         }
 
         var cursor = new Cursor(_held, _heldHead, count);
@@ -312,6 +328,65 @@ public sealed class NetReceiveWriter
         }
     }
 
+    /// <summary>When the frame takes one chain whose writable part is one segment, gets that segment (it holds <paramref name="needed"/> bytes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryTakeSingle(int count, ulong needed, out Span<byte> segment)
+    {
+        ref readonly DescriptorChain c = ref _held[_heldHead];
+        if (count == 1 && c.SegmentCount - c.ReadableCount == 1)
+        {
+            segment = c.GetSpan(c.ReadableCount);
+            if ((ulong)segment.Length >= needed)
+            {
+                segment = segment.Slice(0, (int)needed);
+                return true;
+            }
+        }
+
+        segment = default;
+        return false;
+    }
+
+    /// <summary>Writes the header of a one-buffer frame (<c>num_buffers</c> = 1) at the start of <paramref name="destination"/>; returns its size.</summary>
+    private int WriteHeaderTo(Span<byte> destination, in VirtioNetHeader header)
+    {
+        VirtioNetHeader h = header;
+        h.NumBuffers = 1;   // §5.1.6.4: one buffer
+        return h.Write(destination, Layout);
+    }
+
+    /// <summary>Copies <paramref name="destination"/>.Length bytes of <paramref name="source"/>'s readable part, from <paramref name="offset"/>.</summary>
+    private static void CopyReadable(in DescriptorChain source, uint offset, Span<byte> destination)
+    {
+        for (int i = 0; i < source.ReadableCount && !destination.IsEmpty; i++)
+        {
+            Span<byte> seg = source.GetSpan(i);
+            if (offset >= (uint)seg.Length)
+            {
+                offset -= (uint)seg.Length;
+                continue;
+            }
+
+            int n = Math.Min(seg.Length - (int)offset, destination.Length);
+            seg.Slice((int)offset, n).CopyTo(destination);
+            destination = destination.Slice(n);
+            offset = 0;
+        }
+    }
+
+    /// <summary>Pushes the one chain of a one-buffer frame.</summary>
+    private NetReceiveResult CommitSingle(ulong needed)
+    {
+        ref DescriptorChain c = ref _held[_heldHead];
+        _queue.PushUsed(c, (uint)needed);
+        _heldDescriptors -= c.DescriptorCount;
+        c = default;
+        _heldCount--;
+        _heldHead = _heldCount == 0 ? 0 : Slot(1);
+        return new NetReceiveResult(NetReceiveStatus.Delivered, 1, (uint)needed);
+    }
+
+    [SkipLocalsInit]
     private void WriteHeader(ref Cursor cursor, in VirtioNetHeader header, int count)
     {
         VirtioNetHeader h = header;

@@ -19,6 +19,7 @@ public sealed partial class NetSwitch
     }
 
     /// <summary>Forwards one frame a port sent on one of its queues.</summary>
+    [SkipLocalsInit]
     internal NetTransmitStatus Forward(NetSwitchPort from, SenderQueue sq, in NetFrame frame)
     {
         if (from.IsRemoved)
