@@ -22,9 +22,15 @@ public sealed class NetSwitchOptions
     /// and new addresses are not learned (their frames are flooded).</summary>
     public int MacTableCapacity { get; init; } = 4096;
 
-    /// <summary>Gets the default number of backend queues of a guest port (default 16): a device binds its queue pair
-    /// <c>p</c> to port queue <c>p % QueueCount</c>, so give at least the guest's queue-pair count.</summary>
-    public int GuestPortQueues { get; init; } = 16;
+    /// <summary>Gets the default number of backend queues of a guest port, 1 to 32768 (default 64).</summary>
+    /// <remarks>
+    /// A device binds its queue pair <c>p</c> to port queue <c>p % QueueCount</c>. Give at least the guest's queue-pair
+    /// count: pairs that share a port queue are driven by different workers, and the switch keeps one sender's state
+    /// (the batch, the frame held for flow control) per port queue, so sharing relies on the device serialising those
+    /// pairs. The default covers every device of up to 64 pairs (the in-process guest's limit); a queue costs a small
+    /// object (and its counters, a few hundred bytes) created on its first frame, so unused queues cost one array slot.
+    /// </remarks>
+    public int GuestPortQueues { get; init; } = 64;
 
     /// <summary>Gets the clock for MAC aging (default: <see cref="System.Diagnostics.Stopwatch"/>).</summary>
     public INetSwitchClock? Clock { get; init; }

@@ -524,6 +524,13 @@ public class NetSwitchTests
     }
 
     [Fact]
+    public void Options_GuestPortQueues_DefaultCoversTheMostQueuePairs()
+    {
+        Assert.Equal(64, new NetSwitchOptions().GuestPortQueues);
+        Assert.Equal(64, new NetSwitch().AddGuestPort("a").QueueCount);
+    }
+
+    [Fact]
     public void AddGuestPort_MoreThanMaxPorts_Throws()
     {
         NetSwitch sw = new(new NetSwitchOptions { MaxPorts = 2 });
