@@ -19,13 +19,16 @@ public sealed partial class NetSwitch
     }
 
     /// <summary>Forwards one frame a port sent on one of its queues.</summary>
-    internal NetTransmitStatus Forward(NetSwitchPort from, SenderQueue sq, in NetFrame frame)
+    internal NetTransmitStatus Forward(NetSwitchPort from, SenderQueue sq, in NetFrame sent)
     {
         if (from.IsRemoved)
         {
             sq.InQueueDown++;
             return NetTransmitStatus.Dropped;
         }
+
+        // With filters installed, everything below reads one private copy (NetSwitch.Filtering.cs).
+        NetFrame frame = PrivateCopyIfFiltered(from, sq, sent, out bool tooLong);
 
         if (!sq.NowValid)
         {
@@ -35,11 +38,11 @@ public sealed partial class NetSwitch
 
         Span<byte> scratch = stackalloc byte[12];
         ReadOnlySpan<byte> ethernet = frame.Peek(12, scratch);
-        if (ethernet.Length < 12)
+        if (ethernet.Length < 12 || tooLong)
         {
             sq.Holding = false;
             sq.InFrames++;
-            sq.InBytes += frame.Length;
+            sq.InBytes += sent.Length;
             sq.InBadFrame++;
             return NetTransmitStatus.Dropped;
         }

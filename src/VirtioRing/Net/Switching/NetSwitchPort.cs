@@ -97,18 +97,21 @@ public sealed partial class NetSwitchPort : INetBackend
     /// <summary>Gets whether the port was removed from its switch.</summary>
     public bool IsRemoved => _removed;
 
-    /// <summary>Gets or sets the filter applied to frames this port sends (before each destination); null for none. May change at any time.</summary>
+    /// <summary>Gets or sets the filter applied to frames this port sends (before each destination); null for none. May change at any
+    /// time (a frame forwarded while a filter is being installed may not see it, or may be inspected in place). While any port has
+    /// a filter, frames from guests are copied once and the copy is inspected and delivered (see <see cref="INetSwitchFilter"/>).</summary>
     public INetSwitchFilter? IngressFilter
     {
         get => Volatile.Read(ref _ingressFilter);
-        set => Volatile.Write(ref _ingressFilter, value);
+        set => _switch.ReplaceFilter(ref _ingressFilter, value);
     }
 
-    /// <summary>Gets or sets the filter applied to frames going to this port; null for none. May change at any time.</summary>
+    /// <summary>Gets or sets the filter applied to frames going to this port; null for none. May change at any time (as
+    /// <see cref="IngressFilter"/>).</summary>
     public INetSwitchFilter? EgressFilter
     {
         get => Volatile.Read(ref _egressFilter);
-        set => Volatile.Write(ref _egressFilter, value);
+        set => _switch.ReplaceFilter(ref _egressFilter, value);
     }
 
     /// <summary>Gets whether the device is attached (guest port) or the backend attached (backend port).</summary>

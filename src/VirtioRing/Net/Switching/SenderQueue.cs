@@ -49,6 +49,10 @@ internal sealed class SenderQueue : INotifier
     public bool AnySegmentsDone;
     public readonly int[] SegmentsDone;
 
+    // While filters are installed: the frame copied out of guest memory, inspected and delivered (grown on demand).
+    public byte[]? PrivateCopy;
+    public VirtioNetHeader PrivateHeader;
+
     // Ports whose wake-up this queue waits for (read by other threads' wakers).
     public ulong WaitingOn;
 
