@@ -52,7 +52,8 @@ public sealed partial class NetSwitch
 
         // The same frame offered again after Busy: deliver only to the ports that did not get it.
         ulong done = 0;
-        bool retry = sq.Holding && sq.HeldLength == frame.Length && sq.HeldDestination == destination && sq.HeldSource == source;
+        bool retry = sq.Holding && sq.HeldLength == frame.Length && sq.HeldDestination == destination && sq.HeldSource == source
+            && sq.HeldKey == HoldKey(frame);
         if (retry)
         {
             done = sq.HeldDone;
@@ -105,7 +106,7 @@ public sealed partial class NetSwitch
                 Egress outcome = (done & to.Bit) != 0 ? Egress.Delivered : Deliver(from, sq, to, frame);
                 if (outcome == Egress.Held)
                 {
-                    Hold(sq, frame.Length, destination, source, done, retry);
+                    Hold(sq, frame, destination, source, done, retry);
                     return NetTransmitStatus.Busy;
                 }
 
@@ -187,7 +188,7 @@ public sealed partial class NetSwitch
 
         if (held)
         {
-            Hold(sq, frame.Length, destination, source, done, retry);
+            Hold(sq, frame, destination, source, done, retry);
             return NetTransmitStatus.Busy;
         }
 
@@ -195,11 +196,12 @@ public sealed partial class NetSwitch
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Hold(SenderQueue sq, int length, ulong destination, ulong source, ulong done, bool retry)
+    private static void Hold(SenderQueue sq, in NetFrame frame, ulong destination, ulong source, ulong done, bool retry)
     {
         sq.Holding = true;
         sq.HeldDone = done;
-        sq.HeldLength = length;
+        sq.HeldLength = frame.Length;
+        sq.HeldKey = retry ? sq.HeldKey : HoldKey(frame);
         sq.HeldDestination = destination;
         sq.HeldSource = source;
         if (!retry)

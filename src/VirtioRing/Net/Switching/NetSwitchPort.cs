@@ -32,7 +32,7 @@ namespace VirtioRing.Net.Switching;
 /// (counted on the ports). Deliveries made outside <see cref="PumpReceive"/> are published at once.</para>
 /// </remarks>
 [DebuggerDisplay("{Name,nq} (port {Index}, {IsGuest ? \"guest\" : \"backend\",nq})")]
-public sealed partial class NetSwitchPort : INetBackend
+public sealed partial class NetSwitchPort : INetBackend, INetBackendHoldAware
 {
     private readonly NetSwitch _switch;
     private readonly SenderQueue?[] _queues;
@@ -201,6 +201,9 @@ public sealed partial class NetSwitchPort : INetBackend
 
     /// <inheritdoc/>
     int INetBackend.Receive(int queue, int budget) => 0;   // frames for a guest are pushed by the senders' threads
+
+    /// <inheritdoc/>
+    void INetBackendHoldAware.AbandonHeld(int queue) => NetSwitch.Abandon(GetQueue(queue));
 
     internal SenderQueue GetQueue(int queue)
     {

@@ -46,6 +46,7 @@ internal sealed class SenderQueue : INotifier
     public int HeldLength;
     public ulong HeldDestination;
     public ulong HeldSource;
+    public ulong HeldKey;
     public bool AnySegmentsDone;
     public readonly int[] SegmentsDone;
 
