@@ -77,9 +77,9 @@ public sealed partial class NetSwitch
         }
 
         // Learn the source (a group address is never a source; a port's own static address is already known).
-        if ((source & GroupBit) == 0 && source != from.MacKey)
+        if ((source & GroupBit) == 0 && source != from.MacKey && !_macs.Learn(source, from.Index, sq.Now))
         {
-            _macs.Learn(source, from.Index, sq.Now);
+            sq.LearningRefused++;                   // the port holds its limit, or the table is full: forwarded anyway
         }
 
         if ((destination & GroupBit) == 0)

@@ -42,9 +42,11 @@ public sealed partial class NetSwitchPort : INetBackend, INetBackendHoldAware
     private INetSwitchFilter? _ingressFilter;
     private INetSwitchFilter? _egressFilter;
     private volatile bool _removed;
+    private int _maxLearned;
 
-    internal NetSwitchPort(NetSwitch owner, int index, string name, MacAddress? mac, int queueCount, INetBackend? backend, INotifier? receiveReady)
+    internal NetSwitchPort(NetSwitch owner, int index, string name, MacAddress? mac, int queueCount, INetBackend? backend, INotifier? receiveReady, int maxLearned)
     {
+        _maxLearned = maxLearned;
         _switch = owner;
         Index = index;
         Bit = 1UL << index;
@@ -113,6 +115,30 @@ public sealed partial class NetSwitchPort : INetBackend, INetBackendHoldAware
         get => Volatile.Read(ref _egressFilter);
         set => _switch.ReplaceFilter(ref _egressFilter, value);
     }
+
+    /// <summary>
+    /// Gets or sets the most learned MAC addresses this port may hold (initially
+    /// <see cref="NetSwitchOptions.MaxLearnedAddressesPerPort"/>); 0 learns none. May change at any time; lowering it
+    /// forgets nothing (entries above it go as they age out or move).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int MaxLearnedAddresses
+    {
+        get => Volatile.Read(ref _maxLearned);
+        set
+        {
+            if (value < 0)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), "The limit is 0 or more.");
+            }
+
+            Volatile.Write(ref _maxLearned, value);
+            _switch.SetLearnLimit(this, value);
+        }
+    }
+
+    /// <summary>Gets how many learned MAC addresses (not expired or not yet swept) the switch holds for this port.</summary>
+    public int LearnedAddressCount => _switch.LearnedCount(this);
 
     /// <summary>Gets whether the device is attached (guest port) or the backend attached (backend port).</summary>
     public bool IsAttached => Backend is not null || Volatile.Read(ref _host) is not null;

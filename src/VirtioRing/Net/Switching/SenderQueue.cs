@@ -71,6 +71,7 @@ internal sealed class SenderQueue : INotifier
     public long InNoRoute;
     public long InQueueDown;
     public long InBadFrame;
+    public long LearningRefused;
 
     // Counters per destination port.
     public readonly long[] OutFrames;

@@ -561,7 +561,7 @@ public class NetSwitchTests
     [Fact]
     public void MacTable_Full_NewAddressesFloodedNotLearned()
     {
-        NetSwitch sw = new(new NetSwitchOptions { MacTableCapacity = 4, Clock = _clock });
+        NetSwitch sw = new(new NetSwitchOptions { MacTableCapacity = 4, Clock = _clock, MaxLearnedAddressesPerPort = 100 });
         var g = Guests(sw, 2);
         for (int i = 0; i < 10; i++)
         {
