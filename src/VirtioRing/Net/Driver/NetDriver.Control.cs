@@ -235,6 +235,15 @@ public sealed unsafe partial class NetDriver
         }
     }
 
+    /// <summary>The timestamp after which a command has timed out; saturates at <see cref="long.MaxValue"/> (never), so
+    /// <see cref="TimeSpan.MaxValue"/> or any timeout too long for the clock waits for ever instead of overflowing into the past.</summary>
+    private static long Deadline(long now, TimeSpan timeout)
+    {
+        double ticks = timeout.TotalSeconds * Stopwatch.Frequency;
+        const long Half = long.MaxValue / 2;   // both halves below it: the sum cannot overflow (2^62 ns is 146 years)
+        return ticks >= Half || now >= Half ? long.MaxValue : now + (long)ticks;
+    }
+
     /// <summary>Adds the command and the ack buffer, kicks, and waits for the device to use them.</summary>
     private ControlAck Execute(NetDriverControlQueue c, int commandLength)
     {
@@ -255,7 +264,7 @@ public sealed unsafe partial class NetDriver
             c.Kick?.Notify();
         }
 
-        long deadline = Stopwatch.GetTimestamp() + (long)(_options.ControlTimeout.TotalSeconds * Stopwatch.Frequency);
+        long deadline = Deadline(Stopwatch.GetTimestamp(), _options.ControlTimeout);
         var spin = default(SpinWait);
         while (true)
         {

@@ -76,6 +76,7 @@ public sealed class NetDriverOptions
     /// <summary>Gets the size of the control-command buffer (the longest command: an RSS configuration with a large table). Default 4096.</summary>
     public int ControlBufferSize { get; init; } = 4096;
 
-    /// <summary>Gets how long a control command waits for the device's answer before it fails with <see cref="NetDriverFault.ControlTimeout"/>. Default 1 s.</summary>
+    /// <summary>Gets how long a control command waits for the device's answer before it fails with <see cref="NetDriverFault.ControlTimeout"/>. Default 1 s;
+    /// <see cref="TimeSpan.MaxValue"/> (or any timeout longer than the clock can count) waits for ever.</summary>
     public TimeSpan ControlTimeout { get; init; } = TimeSpan.FromSeconds(1);
 }

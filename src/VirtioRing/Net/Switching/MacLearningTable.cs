@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
@@ -15,6 +16,11 @@ namespace VirtioRing.Net.Switching;
 /// a whole entry or none. The last-seen time lives in a parallel array and is written only when it moved by more than
 /// a sixteenth of the aging time (no cache-line ping-pong between senders). A lookup racing a removal's backward shift
 /// may briefly miss an address: the frame is then flooded, which is always allowed.
+/// <para>Exhaustion: <see cref="Capacity"/> bounds the learned addresses; static addresses have room of their own
+/// (<c>staticReserve</c>, one per port), so learning never crowds them out. Each port may hold at most its limit of
+/// learned addresses (<see cref="SetPortLimit"/>): a guest that sends from random source addresses fills its own share
+/// and no more; with limits whose sum is at most <see cref="Capacity"/>, no port can keep another's address from being
+/// learned.</para>
 /// </remarks>
 [DebuggerDisplay("{Count}/{Capacity} addresses")]
 internal sealed class MacLearningTable
@@ -32,11 +38,18 @@ internal sealed class MacLearningTable
     private long _lastSweep;
     private bool _swept;
     private int _count;
+    private int _learned;
+    private int _statics;
+    private readonly int _staticReserve;
+    private readonly int[] _learnedPerPort = new int[64];
+    private readonly int[] _portLimit = new int[64];
 
-    public MacLearningTable(int capacity, long agingTicks)
+    public MacLearningTable(int capacity, long agingTicks, int staticReserve = 64)
     {
+        _staticReserve = staticReserve;
+        _portLimit.AsSpan().Fill(int.MaxValue);
         int bits = 2;
-        while ((1 << bits) < 2 * capacity)
+        while ((1 << bits) < 2 * (capacity + staticReserve))
         {
             bits++;
         }
@@ -49,9 +62,16 @@ internal sealed class MacLearningTable
         _refreshTicks = agingTicks / 16;
     }
 
+    /// <summary>Gets the most learned addresses (static ones have room of their own).</summary>
     public int Capacity { get; }
 
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Sets the most learned addresses a port may hold (entries it already has above it stay until they age out or move).</summary>
+    public void SetPortLimit(int port, int limit) => Volatile.Write(ref _portLimit[port], limit);
+
+    /// <summary>Gets how many learned addresses a port holds now.</summary>
+    public int LearnedOn(int port) => Volatile.Read(ref _learnedPerPort[port]);
 
     /// <summary>Gets how many new addresses were not learned because the table was full.</summary>
     public long Overflows { get; private set; }
@@ -81,8 +101,10 @@ internal sealed class MacLearningTable
     }
 
     /// <summary>Records that <paramref name="mac"/> sent a frame on <paramref name="port"/>.</summary>
+    /// <returns><see langword="false"/> when a new address (or a move) was refused: the port holds its limit of learned
+    /// addresses, or the table is full.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Learn(ulong mac, int port, long now)
+    public bool Learn(ulong mac, int port, long now)
     {
         int i = Find(mac);
         if (i >= 0)
@@ -92,7 +114,7 @@ internal sealed class MacLearningTable
             {
                 if ((slot & StaticBit) != 0)
                 {
-                    return;                       // a static address never moves
+                    return true;                  // a static address never moves
                 }
 
                 if ((int)(slot & PortMask) - 1 == port)
@@ -102,12 +124,19 @@ internal sealed class MacLearningTable
                         Volatile.Write(ref _seen[i], now);
                     }
 
-                    return;
+                    return true;
                 }
             }
         }
 
-        LearnSlow(mac, port, now, isStatic: false);
+        // A port at its limit is refused without the lock (checked again under it): a guest sending from ever new
+        // addresses does not serialise the other ports' learning.
+        if (Volatile.Read(ref _learnedPerPort[port]) >= Volatile.Read(ref _portLimit[port]))
+        {
+            return false;
+        }
+
+        return LearnSlow(mac, port, now, isStatic: false);
     }
 
     /// <summary>Binds an address to a port for good (no aging, no moves) until <see cref="RemovePort"/> or <see cref="Remove"/>.</summary>
@@ -161,14 +190,24 @@ internal sealed class MacLearningTable
         long entry = ((long)mac << 16) | (isStatic ? StaticBit : 0) | (long)(port + 1);
         lock (_gate)
         {
+            if (!isStatic && _learnedPerPort[port] >= _portLimit[port])
+            {
+                return false;
+            }
+
             int mask = _slots.Length - 1;
             for (int i = Home(mac); ; i = (i + 1) & mask)
             {
                 long current = _slots[i];
                 if (current == 0)
                 {
-                    if (_count == Capacity)
+                    if (isStatic ? _statics == _staticReserve : _learned == Capacity)
                     {
+                        if (isStatic)
+                        {
+                            return false;         // one static address per port: cannot happen with a reserve of MaxPorts
+                        }
+
                         // Sweep at most four times per aging period, so a flood of new source addresses costs O(1) each.
                         bool mayFree = !_swept || now - _lastSweep >= _agingTicks / 4;
                         _lastSweep = mayFree ? now : _lastSweep;
@@ -185,6 +224,7 @@ internal sealed class MacLearningTable
                     Volatile.Write(ref _seen[i], now);
                     Volatile.Write(ref _slots[i], entry);
                     Volatile.Write(ref _count, _count + 1);
+                    Account(entry, +1);
                     return true;
                 }
 
@@ -192,9 +232,22 @@ internal sealed class MacLearningTable
                 {
                     if ((current & StaticBit) != 0 && !isStatic)
                     {
+                        return true;                       // a static address never moves (another queue raced us here)
+                    }
+
+                    if (current == entry)
+                    {
+                        Volatile.Write(ref _seen[i], now); // the same entry, learned meanwhile by another queue of the port
+                        return true;
+                    }
+
+                    if (isStatic && (current & StaticBit) == 0 && _statics == _staticReserve)
+                    {
                         return false;
                     }
 
+                    Account(current, -1);
+                    Account(entry, +1);
                     Volatile.Write(ref _seen[i], now);     // time first: a reader seeing the moved entry sees it fresh
                     Volatile.Write(ref _slots[i], entry);
                     return true;
@@ -213,9 +266,25 @@ internal sealed class MacLearningTable
                 Volatile.Write(ref _seen[i], now);
                 Volatile.Write(ref _slots[i], entry);
                 Volatile.Write(ref _count, _count + 1);
+                Account(entry, +1);
                 return true;
             }
         }
+    }
+
+    /// <summary>Counts an entry in or out (under the lock): statics, learned ones in total and per port.</summary>
+    private void Account(long entry, int delta)
+    {
+        if ((entry & StaticBit) != 0)
+        {
+            _statics += delta;
+            return;
+        }
+
+        _learned += delta;
+        int port = (int)(entry & PortMask) - 1;
+        Volatile.Write(ref _learnedPerPort[port], _learnedPerPort[port] + delta);
+        Debug.Assert(_learned >= 0 && _learnedPerPort[port] >= 0, "entry counts went negative");
     }
 
     private int SweepLocked(long now)
@@ -246,6 +315,8 @@ internal sealed class MacLearningTable
         {
             return false;
         }
+
+        Account(_slots[hole], -1);
 
         // Backward-shift deletion (linear probing): move later entries of the run into the hole when their home slot
         // does not lie cyclically in (hole, j]; copy first, clear last, so a reader sees either copy.

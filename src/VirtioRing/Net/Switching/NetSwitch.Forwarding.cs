@@ -20,13 +20,16 @@ public sealed partial class NetSwitch
 
     /// <summary>Forwards one frame a port sent on one of its queues.</summary>
     [SkipLocalsInit]
-    internal NetTransmitStatus Forward(NetSwitchPort from, SenderQueue sq, in NetFrame frame)
+    internal NetTransmitStatus Forward(NetSwitchPort from, SenderQueue sq, in NetFrame sent)
     {
         if (from.IsRemoved)
         {
             sq.InQueueDown++;
             return NetTransmitStatus.Dropped;
         }
+
+        // With filters installed, everything below reads one private copy (NetSwitch.Filtering.cs).
+        NetFrame frame = PrivateCopyIfFiltered(from, sq, sent, out bool tooLong);
 
         if (!sq.NowValid)
         {
@@ -36,11 +39,11 @@ public sealed partial class NetSwitch
 
         Span<byte> scratch = stackalloc byte[12];
         ReadOnlySpan<byte> ethernet = frame.Peek(12, scratch);
-        if (ethernet.Length < 12)
+        if (ethernet.Length < 12 || tooLong)
         {
             sq.Holding = false;
             sq.InFrames++;
-            sq.InBytes += frame.Length;
+            sq.InBytes += sent.Length;
             sq.InBadFrame++;
             return NetTransmitStatus.Dropped;
         }
@@ -50,7 +53,8 @@ public sealed partial class NetSwitch
 
         // The same frame offered again after Busy: deliver only to the ports that did not get it.
         ulong done = 0;
-        bool retry = sq.Holding && sq.HeldLength == frame.Length && sq.HeldDestination == destination && sq.HeldSource == source;
+        bool retry = sq.Holding && sq.HeldLength == frame.Length && sq.HeldDestination == destination && sq.HeldSource == source
+            && sq.HeldKey == HoldKey(frame);
         if (retry)
         {
             done = sq.HeldDone;
@@ -74,9 +78,9 @@ public sealed partial class NetSwitch
         }
 
         // Learn the source (a group address is never a source; a port's own static address is already known).
-        if ((source & GroupBit) == 0 && source != from.MacKey)
+        if ((source & GroupBit) == 0 && source != from.MacKey && !_macs.Learn(source, from.Index, sq.Now))
         {
-            _macs.Learn(source, from.Index, sq.Now);
+            sq.LearningRefused++;                   // the port holds its limit, or the table is full: forwarded anyway
         }
 
         if ((destination & GroupBit) == 0)
@@ -103,7 +107,7 @@ public sealed partial class NetSwitch
                 Egress outcome = (done & to.Bit) != 0 ? Egress.Delivered : Deliver(from, sq, to, frame);
                 if (outcome == Egress.Held)
                 {
-                    Hold(sq, frame.Length, destination, source, done, retry);
+                    Hold(sq, frame, destination, source, done, retry);
                     return NetTransmitStatus.Busy;
                 }
 
@@ -185,7 +189,7 @@ public sealed partial class NetSwitch
 
         if (held)
         {
-            Hold(sq, frame.Length, destination, source, done, retry);
+            Hold(sq, frame, destination, source, done, retry);
             return NetTransmitStatus.Busy;
         }
 
@@ -193,11 +197,12 @@ public sealed partial class NetSwitch
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Hold(SenderQueue sq, int length, ulong destination, ulong source, ulong done, bool retry)
+    private static void Hold(SenderQueue sq, in NetFrame frame, ulong destination, ulong source, ulong done, bool retry)
     {
         sq.Holding = true;
         sq.HeldDone = done;
-        sq.HeldLength = length;
+        sq.HeldLength = frame.Length;
+        sq.HeldKey = retry ? sq.HeldKey : HoldKey(frame);
         sq.HeldDestination = destination;
         sq.HeldSource = source;
         if (!retry)

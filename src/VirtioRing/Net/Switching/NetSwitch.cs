@@ -37,6 +37,7 @@ public sealed partial class NetSwitch
     private readonly MacLearningTable _macs;
     private readonly INetSwitchClock _clock;
     private readonly bool _lossless;
+    private readonly int _learnLimit;
     private ulong _activeMask;
 
     /// <summary>Creates a switch with default options.</summary>
@@ -66,6 +67,11 @@ public sealed partial class NetSwitch
             ThrowHelper.ThrowArgumentOutOfRange(nameof(options), "MacTableCapacity must be 1 to 2^20.");
         }
 
+        if (options.MaxLearnedAddressesPerPort is < 0 or > 1 << 20)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(options), "MaxLearnedAddressesPerPort must be 0 to 2^20.");
+        }
+
         if (options.GuestPortQueues is < 1 or > 0x8000)
         {
             ThrowHelper.ThrowArgumentOutOfRange(nameof(options), "GuestPortQueues must be 1 to 32768.");
@@ -85,7 +91,8 @@ public sealed partial class NetSwitch
         _clock = options.Clock ?? StopwatchSwitchClock.Instance;
         double ticks = options.MacAgingTime.TotalSeconds * _clock.TicksPerSecond;
         long agingTicks = options.MacAgingTime == TimeSpan.MaxValue || ticks >= long.MaxValue / 2 ? long.MaxValue : Math.Max(1, (long)ticks);
-        _macs = new MacLearningTable(options.MacTableCapacity, agingTicks);
+        _macs = new MacLearningTable(options.MacTableCapacity, agingTicks, staticReserve: options.MaxPorts);
+        _learnLimit = options.MaxLearnedAddressesPerPort ?? Math.Max(1, options.MacTableCapacity / options.MaxPorts);
         _lossless = options.FlowControl == NetSwitchFlowControl.Lossless;
         _ports = new NetSwitchPort?[options.MaxPorts];
     }
@@ -303,6 +310,21 @@ public sealed partial class NetSwitch
         return port is not null;
     }
 
+    /// <summary>Sets a port's limit of learned addresses (<see cref="NetSwitchPort.MaxLearnedAddresses"/>).</summary>
+    internal void SetLearnLimit(NetSwitchPort port, int limit)
+    {
+        lock (_gate)
+        {
+            if (!port.IsRemoved)
+            {
+                _macs.SetPortLimit(port.Index, limit);   // the index is the port's until it is removed
+            }
+        }
+    }
+
+    /// <summary>Gets how many learned addresses a port holds now.</summary>
+    internal int LearnedCount(NetSwitchPort port) => port.IsRemoved ? 0 : _macs.LearnedOn(port.Index);
+
     /// <summary>Forgets every learned address not seen within the aging time (expired addresses are already ignored; this frees their slots).</summary>
     /// <returns>How many were forgotten.</returns>
     public int SweepExpiredAddresses() => _macs.Sweep(_clock.GetTimestamp());
@@ -327,7 +349,7 @@ public sealed partial class NetSwitch
 
     internal NetSwitchPortCounters GetCounters(NetSwitchPort port)
     {
-        long inFrames = 0, inBytes = 0, flooded = 0, held = 0, filtered = 0, noRoute = 0, queueDown = 0, bad = 0;
+        long inFrames = 0, inBytes = 0, flooded = 0, held = 0, filtered = 0, noRoute = 0, queueDown = 0, bad = 0, refused = 0;
         long outFrames = 0, outBytes = 0, noBuffers = 0;
         int me = port.Index;
         for (int q = 0; q < port.QueueCount; q++)
@@ -342,6 +364,7 @@ public sealed partial class NetSwitch
                 noRoute += s.InNoRoute;
                 queueDown += s.InQueueDown;
                 bad += s.InBadFrame;
+                refused += s.LearningRefused;
             }
         }
 
@@ -381,6 +404,7 @@ public sealed partial class NetSwitch
             DroppedNoRoute = noRoute,
             DroppedQueueDown = queueDown,
             DroppedBadFrame = bad,
+            LearningRefused = refused,
         };
     }
 
@@ -432,7 +456,8 @@ public sealed partial class NetSwitch
                 ThrowHelper.ThrowArgument(nameof(mac), "Another port has this static address.");
             }
 
-            var port = new NetSwitchPort(this, index, name, mac, queueCount, backend, receiveReady);
+            var port = new NetSwitchPort(this, index, name, mac, queueCount, backend, receiveReady, _learnLimit);
+            _macs.SetPortLimit(index, _learnLimit);
             if (mac is { } address && !_macs.AddStatic(address.Value, index, _clock.GetTimestamp()))
             {
                 ThrowHelper.ThrowInvalidOperation("The MAC table is full.");

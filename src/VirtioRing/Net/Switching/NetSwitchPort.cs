@@ -32,7 +32,7 @@ namespace VirtioRing.Net.Switching;
 /// (counted on the ports). Deliveries made outside <see cref="PumpReceive"/> are published at once.</para>
 /// </remarks>
 [DebuggerDisplay("{Name,nq} (port {Index}, {IsGuest ? \"guest\" : \"backend\",nq})")]
-public sealed partial class NetSwitchPort : INetBackend
+public sealed partial class NetSwitchPort : INetBackend, INetBackendHoldAware
 {
     private readonly NetSwitch _switch;
     private readonly SenderQueue?[] _queues;
@@ -42,9 +42,11 @@ public sealed partial class NetSwitchPort : INetBackend
     private INetSwitchFilter? _ingressFilter;
     private INetSwitchFilter? _egressFilter;
     private volatile bool _removed;
+    private int _maxLearned;
 
-    internal NetSwitchPort(NetSwitch owner, int index, string name, MacAddress? mac, int queueCount, INetBackend? backend, INotifier? receiveReady)
+    internal NetSwitchPort(NetSwitch owner, int index, string name, MacAddress? mac, int queueCount, INetBackend? backend, INotifier? receiveReady, int maxLearned)
     {
+        _maxLearned = maxLearned;
         _switch = owner;
         Index = index;
         Bit = 1UL << index;
@@ -97,19 +99,46 @@ public sealed partial class NetSwitchPort : INetBackend
     /// <summary>Gets whether the port was removed from its switch.</summary>
     public bool IsRemoved => _removed;
 
-    /// <summary>Gets or sets the filter applied to frames this port sends (before each destination); null for none. May change at any time.</summary>
+    /// <summary>Gets or sets the filter applied to frames this port sends (before each destination); null for none. May change at any
+    /// time (a frame forwarded while a filter is being installed may not see it, or may be inspected in place). While any port has
+    /// a filter, frames from guests are copied once and the copy is inspected and delivered (see <see cref="INetSwitchFilter"/>).</summary>
     public INetSwitchFilter? IngressFilter
     {
         get => Volatile.Read(ref _ingressFilter);
-        set => Volatile.Write(ref _ingressFilter, value);
+        set => _switch.ReplaceFilter(ref _ingressFilter, value);
     }
 
-    /// <summary>Gets or sets the filter applied to frames going to this port; null for none. May change at any time.</summary>
+    /// <summary>Gets or sets the filter applied to frames going to this port; null for none. May change at any time (as
+    /// <see cref="IngressFilter"/>).</summary>
     public INetSwitchFilter? EgressFilter
     {
         get => Volatile.Read(ref _egressFilter);
-        set => Volatile.Write(ref _egressFilter, value);
+        set => _switch.ReplaceFilter(ref _egressFilter, value);
     }
+
+    /// <summary>
+    /// Gets or sets the most learned MAC addresses this port may hold (initially
+    /// <see cref="NetSwitchOptions.MaxLearnedAddressesPerPort"/>); 0 learns none. May change at any time; lowering it
+    /// forgets nothing (entries above it go as they age out or move).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int MaxLearnedAddresses
+    {
+        get => Volatile.Read(ref _maxLearned);
+        set
+        {
+            if (value < 0)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), "The limit is 0 or more.");
+            }
+
+            Volatile.Write(ref _maxLearned, value);
+            _switch.SetLearnLimit(this, value);
+        }
+    }
+
+    /// <summary>Gets how many learned MAC addresses (not expired or not yet swept) the switch holds for this port.</summary>
+    public int LearnedAddressCount => _switch.LearnedCount(this);
 
     /// <summary>Gets whether the device is attached (guest port) or the backend attached (backend port).</summary>
     public bool IsAttached => Backend is not null || Volatile.Read(ref _host) is not null;
@@ -198,6 +227,9 @@ public sealed partial class NetSwitchPort : INetBackend
 
     /// <inheritdoc/>
     int INetBackend.Receive(int queue, int budget) => 0;   // frames for a guest are pushed by the senders' threads
+
+    /// <inheritdoc/>
+    void INetBackendHoldAware.AbandonHeld(int queue) => NetSwitch.Abandon(GetQueue(queue));
 
     internal SenderQueue GetQueue(int queue)
     {

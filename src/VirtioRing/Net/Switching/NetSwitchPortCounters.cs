@@ -45,4 +45,8 @@ public readonly record struct NetSwitchPortCounters
 
     /// <summary>Gets the bad frames: runts from this port, and frames to it that it refused or that could not be segmented for it.</summary>
     public long DroppedBadFrame { get; init; }
+
+    /// <summary>Gets the frames from this port whose new source address was not learned (the port holds its
+    /// <see cref="NetSwitchPort.MaxLearnedAddresses"/>, or the MAC table was full); the frames were forwarded.</summary>
+    public long LearningRefused { get; init; }
 }

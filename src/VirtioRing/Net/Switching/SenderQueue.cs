@@ -46,8 +46,13 @@ internal sealed class SenderQueue : INotifier
     public int HeldLength;
     public ulong HeldDestination;
     public ulong HeldSource;
+    public ulong HeldKey;
     public bool AnySegmentsDone;
     public readonly int[] SegmentsDone;
+
+    // While filters are installed: the frame copied out of guest memory, inspected and delivered (grown on demand).
+    public byte[]? PrivateCopy;
+    public VirtioNetHeader PrivateHeader;
 
     // Ports whose wake-up this queue waits for (read by other threads' wakers).
     public ulong WaitingOn;
@@ -66,6 +71,7 @@ internal sealed class SenderQueue : INotifier
     public long InNoRoute;
     public long InQueueDown;
     public long InBadFrame;
+    public long LearningRefused;
 
     // Counters per destination port.
     public readonly long[] OutFrames;

@@ -585,6 +585,27 @@ public class NetDriverTests
     }
 
     [Fact]
+    public void ControlCommand_TimeoutMaxValue_WaitsForALateAnswer()
+    {
+        using var h = new DriverHarness(DriverHarness.Offer(false, false, false), controlAnswers: false,
+            options: (m, a, l) => new NetDriverOptions(m, a, l) { ControlTimeout = TimeSpan.MaxValue });
+        IDeviceQueue control = h.Device[h.Rings.Count - 1];
+        using var answered = new System.Threading.ManualResetEventSlim();
+        var late = new System.Threading.Thread(() =>
+        {
+            System.Threading.Thread.Sleep(100);   // the device answers late; an overflowed deadline would have fired already
+            h.Handler!.ProcessAvailable(control);
+            answered.Set();
+        });
+        late.Start();
+
+        Assert.Equal(ControlAck.Ok, h.Driver.SetRxMode(NetRxMode.Promiscuous, true));
+        late.Join();
+        Assert.True(answered.IsSet);
+        Assert.Equal(NetDriverFault.None, h.Driver.GetFault(2));
+    }
+
+    [Fact]
     public void ControlCommand_FeatureNotNegotiated_Throws()
     {
         using var h = new DriverHarness(NetFeatures.Version1 | NetFeatures.CtrlVq);

@@ -524,6 +524,13 @@ public class NetSwitchTests
     }
 
     [Fact]
+    public void Options_GuestPortQueues_DefaultCoversTheMostQueuePairs()
+    {
+        Assert.Equal(64, new NetSwitchOptions().GuestPortQueues);
+        Assert.Equal(64, new NetSwitch().AddGuestPort("a").QueueCount);
+    }
+
+    [Fact]
     public void AddGuestPort_MoreThanMaxPorts_Throws()
     {
         NetSwitch sw = new(new NetSwitchOptions { MaxPorts = 2 });
@@ -554,7 +561,7 @@ public class NetSwitchTests
     [Fact]
     public void MacTable_Full_NewAddressesFloodedNotLearned()
     {
-        NetSwitch sw = new(new NetSwitchOptions { MacTableCapacity = 4, Clock = _clock });
+        NetSwitch sw = new(new NetSwitchOptions { MacTableCapacity = 4, Clock = _clock, MaxLearnedAddressesPerPort = 100 });
         var g = Guests(sw, 2);
         for (int i = 0; i < 10; i++)
         {
