@@ -53,7 +53,14 @@ public sealed partial class NetDevice
         bool broke = false;
         lock (slot.Gate)
         {
-            if (!slot.Usable)
+            if (!slot.Active && q != 0)
+            {
+                // A concurrent pair change (SetActivePairs, VQ_PAIRS_SET) stopped this pair, or has not started it
+                // yet, after steering chose it: pair 0 is active whenever the device runs, so go there rather than
+                // drop the frame (QueueDown would lose it even in lossless mode). Taken below, outside this gate.
+                result = new NetDeliveryResult(NetDeliveryStatus.QueueDown, -1);
+            }
+            else if (!slot.Usable)
             {
                 result = new NetDeliveryResult(NetDeliveryStatus.QueueDown, q);
             }
@@ -73,7 +80,7 @@ public sealed partial class NetDevice
             ReportBroken(slot.QueueIndex, slot.Queue?.Fault ?? VirtqueueFault.None);
         }
 
-        return result;
+        return result.Queue == -1 && q != 0 ? Deliver(0, frame) : result;
     }
 
     /// <inheritdoc/>
