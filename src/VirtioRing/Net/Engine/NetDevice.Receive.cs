@@ -392,12 +392,35 @@ public sealed partial class NetDevice
         }
 
         var request = SegmentationRequest.FromHeader((byte)h.GsoType, h.GsoSize, h.HeaderLength);
+        if (SoftwareSegmentation.TryPlan(source, request, out SegmentationPlan plan) != OffloadError.None)
+        {
+            slot.Counters.BadFrame++;
+            return NetDeliveryStatus.BadFrame;
+        }
+
+        // Lossless: room for every segment first, or nothing is written (the sender retries the
+        // whole frame; delivering some segments and refusing the rest would lose or duplicate them).
+        int count = plan.SegmentCount;
+        int last = plan.SegmentLength(count - 1);
+        NetReceiveStatus room = slot.Writer!.ReserveFrames(count, plan.MaxSegmentLength, last);
+        if (room == NetReceiveStatus.NoBuffers && slot.Queue!.EnableNotifications())
+        {
+            room = slot.Writer.ReserveFrames(count, plan.MaxSegmentLength, last);   // buffers appeared meanwhile
+        }
+
+        if (room is NetReceiveStatus.NoBuffers or NetReceiveStatus.QueueBroken)
+        {
+            return Account(slot, new NetReceiveResult(room, 0, 0), 0, ref broke);
+        }
+
+        // Delivered: all fit. FrameTooLarge: more segments than the ring can hold at once or a segment
+        // too long for one buffer; written as far as it goes below (the writer refuses what cannot fit).
         VirtioNetHeader segmentHeader = default;
         segmentHeader.Flags = guestChecksum ? NetHeaderFlags.DataValid : NetHeaderFlags.None;   // segments carry complete checksums
         segmentHeader.HashValue = h.HashValue;
         segmentHeader.HashReport = h.HashReport;
         var sink = new ReceiveSegmentSink(slot, segmentHeader);
-        OffloadError e = SoftwareSegmentation.TrySegment(source, request, ref sink, out _);
+        OffloadError e = SoftwareSegmentation.TrySegment(source, plan, ref sink, out _);
         if (sink.Delivered > 0)
         {
             if (sink.Failure != NetReceiveStatus.Delivered)
