@@ -47,6 +47,12 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
     /// <summary>The longest frame the engine copies for software offloads: a 65535-byte IP packet with an Ethernet header and two VLAN tags, rounded up.</summary>
     internal const int MaxFrameBytes = 65664;
 
+    /// <summary>The longest transmit frame handed on: a 65535-byte IP packet behind an Ethernet header and two VLAN tags (14 + 8).</summary>
+    internal const int MaxTransmitFrameBytes = 65535 + 14 + 8;
+
+    /// <summary>The link header a small-buffer guest's receive limit allows besides the MTU: Ethernet (14) plus one VLAN tag (4).</summary>
+    internal const int ReceiveLinkHeaderBytes = 18;
+
     /// <summary>Enough of a frame to find its EtherType behind two VLAN tags.</summary>
     internal const int EtherTypeProbeLength = 22;
 
@@ -592,7 +598,9 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         {
             if (slot.Writer is null && slot.Queue is not null)
             {
-                int maxFrame = (_negotiated & NetFeatures.Mtu) != 0 && _receiveMode == NetReceiveMode.SmallBuffers ? _options.Mtu + 14 : 0;
+                // A small-buffer guest's limit is the MTU plus the link header, a VLAN tag included
+                // (a full-MTU tagged frame is 1518 bytes).
+                int maxFrame = (_negotiated & NetFeatures.Mtu) != 0 && _receiveMode == NetReceiveMode.SmallBuffers ? _options.Mtu + ReceiveLinkHeaderBytes : 0;
                 slot.Writer = new NetReceiveWriter(slot.Queue, Layout, _receiveMode, Math.Max(maxFrame, 0));
             }
 

@@ -265,13 +265,18 @@ public sealed partial class NetQueuePair
 
             NetHeaderError e = VirtioNetHeader.ReadTransmit(chain, _device.Layout, _device.Negotiated, out VirtioNetHeader header, out int length);
             NetTransmitStatus status;
-            if (e != NetHeaderError.None)
+            if (e != NetHeaderError.None || length > NetDevice.MaxTransmitFrameBytes)
             {
+                // A frame longer than any IP packet plus its link header (two VLAN tags) is no frame:
+                // it is not handed on (a backend or a peer guest would have to cope with up to 2^31 bytes).
                 _txCounters.BadHeader++;
                 status = NetTransmitStatus.Dropped;
             }
             else
             {
+                // Only NEEDS_CSUM means something on transmit (§5.1.6.2); DATA_VALID and RSC_INFO are
+                // receive-side flags a peer guest must not be able to forge.
+                header.Flags &= NetHeaderFlags.NeedsChecksum;
                 touched = true;
                 status = Transmit(chain, header, length);
                 if (status == NetTransmitStatus.Busy)
