@@ -81,6 +81,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
     private volatile bool _running;
     private volatile bool _needsReset;
     private bool _attached;
+    private bool _startedSinceReset;
     private bool _disposed;
 
     /// <summary>Creates a device; nothing runs until <see cref="Start"/>.</summary>
@@ -234,15 +235,16 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
     /// </summary>
     /// <param name="accepted">The driver's features.</param>
     /// <returns>Valid, or why not (the transport then does not set <c>FEATURES_OK</c>).</returns>
-    /// <exception cref="InvalidOperationException">The device runs.</exception>
+    /// <exception cref="InvalidOperationException">The device was started since the last <see cref="Reset"/> (running or
+    /// stopped: its receive writers and held chains belong to the old features; §3.1.1 changes features only after a reset).</exception>
     public NetFeatureCheck SetDriverFeatures(NetFeatures accepted)
     {
         lock (_gate)
         {
             ThrowIfDisposed();
-            if (_running)
+            if (_running || _startedSinceReset)
             {
-                ThrowHelper.ThrowInvalidOperation("Features cannot change while the device runs; reset it first.");
+                ThrowHelper.ThrowInvalidOperation("Features cannot change once the device was started; reset it first.");
             }
 
             NetFeatureCheck check = NetFeatureNegotiation.Validate(OfferedFeatures, accepted);
@@ -380,6 +382,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
             }
 
             _running = true;
+            _startedSinceReset = true;
             for (int p = 0; p < _activePairs; p++)
             {
                 ActivatePair(p);
@@ -442,6 +445,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
 
             _negotiated = NetFeatures.None;
             _featuresSet = false;
+            _startedSinceReset = false;
             _activePairs = 1;
             _automatic.Clear();
             _needsReset = false;
