@@ -358,7 +358,11 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         }
     }
 
-    /// <summary>Starts the active pairs (workers, unless <see cref="NetWorkerMode.Manual"/>). Attaches the backend on the first start.</summary>
+    /// <summary>
+    /// Starts the active pairs (workers, unless <see cref="NetWorkerMode.Manual"/>). Attaches the
+    /// backend on the first start. Control commands the driver posted before (kicks while stopped are
+    /// not acted on) are processed now.
+    /// </summary>
     /// <exception cref="InvalidOperationException">No features were set.</exception>
     public void Start()
     {
@@ -387,6 +391,8 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
             {
                 ActivatePair(p);
             }
+
+            ProcessControl();
         }
     }
 
