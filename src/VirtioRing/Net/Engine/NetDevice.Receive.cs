@@ -30,9 +30,15 @@ public sealed partial class NetDevice
     /// <param name="frame">The frame.</param>
     /// <returns>
     /// The outcome and the receive queue (pair index). A GSO frame segmented for this guest is
-    /// <see cref="NetDeliveryStatus.Delivered"/> when its first segment was; later segments that find
-    /// no buffer are dropped and counted as <see cref="NetQueueCounters.NoBuffer"/> (a retry would
-    /// duplicate the ones delivered).
+    /// delivered whole or not at all: when the queue has no room for every segment the answer is
+    /// <see cref="NetDeliveryStatus.NoBuffers"/> and nothing is written (a lossless sender retries
+    /// it). Only a frame with more segments than the ring can ever hold at once is written as far as
+    /// buffers go, the rest counted as <see cref="NetQueueCounters.NoBuffer"/>.
+    /// A GSO frame passed whole to a guest that accepted the offload must look like what its
+    /// <c>gso_type</c> says (IP version and transport protocol, <c>csum_start</c> at the transport
+    /// header, <c>NEEDS_CSUM</c>); else it is <see cref="NetDeliveryStatus.BadFrame"/>.
+    /// A delivery that finds its queue stopped by a concurrent change of the pair count is steered
+    /// again over the new set.
     /// </returns>
     [SkipLocalsInit]   // the peek scratch is written before it is read; zeroing 256 bytes per frame was measurable
     public NetDeliveryResult Deliver(int queueHint, in NetFrame frame)
@@ -51,6 +57,14 @@ public sealed partial class NetDevice
         ReceiveQueueSlot slot = _rx[q];
         NetDeliveryResult result;
         bool broke = false;
+        for (int attempt = 1; q != 0 && attempt <= 2 && _running && !Volatile.Read(ref slot.Active); attempt++)
+        {
+            // The pair left the active set between reading the count and getting here: steer over
+            // the current set (bounded: the second time pair 0, which is active while the device runs).
+            q = attempt == 1 ? Steer(queueHint, head, state, _activePairs, out hash) : 0;
+            slot = _rx[q];
+        }
+
         lock (slot.Gate)
         {
             if (!slot.Usable)
