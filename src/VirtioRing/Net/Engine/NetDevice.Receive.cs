@@ -30,9 +30,15 @@ public sealed partial class NetDevice
     /// <param name="frame">The frame.</param>
     /// <returns>
     /// The outcome and the receive queue (pair index). A GSO frame segmented for this guest is
-    /// <see cref="NetDeliveryStatus.Delivered"/> when its first segment was; later segments that find
-    /// no buffer are dropped and counted as <see cref="NetQueueCounters.NoBuffer"/> (a retry would
-    /// duplicate the ones delivered).
+    /// delivered whole or not at all: when the queue has no room for every segment the answer is
+    /// <see cref="NetDeliveryStatus.NoBuffers"/> and nothing is written (a lossless sender retries
+    /// it). Only a frame with more segments than the ring can ever hold at once is written as far as
+    /// buffers go, the rest counted as <see cref="NetQueueCounters.NoBuffer"/>.
+    /// A GSO frame passed whole to a guest that accepted the offload must look like what its
+    /// <c>gso_type</c> says (IP version and transport protocol, <c>csum_start</c> at the transport
+    /// header, <c>NEEDS_CSUM</c>); else it is <see cref="NetDeliveryStatus.BadFrame"/>.
+    /// A delivery that finds its queue stopped by a concurrent change of the pair count is steered
+    /// again over the new set.
     /// </returns>
     [SkipLocalsInit]   // the peek scratch is written before it is read; zeroing 256 bytes per frame was measurable
     public NetDeliveryResult Deliver(int queueHint, in NetFrame frame)
@@ -51,6 +57,14 @@ public sealed partial class NetDevice
         ReceiveQueueSlot slot = _rx[q];
         NetDeliveryResult result;
         bool broke = false;
+        for (int attempt = 1; q != 0 && attempt <= 2 && _running && !Volatile.Read(ref slot.Active); attempt++)
+        {
+            // The pair left the active set between reading the count and getting here: steer over
+            // the current set (bounded: the second time pair 0, which is active while the device runs).
+            q = attempt == 1 ? Steer(queueHint, head, state, _activePairs, out hash) : 0;
+            slot = _rx[q];
+        }
+
         lock (slot.Gate)
         {
             if (!slot.Active && q != 0)
@@ -290,6 +304,7 @@ public sealed partial class NetDevice
         NetOffloads guest = GuestOffloads(state);
         bool guestChecksum = (guest & NetOffloads.Checksum) != 0;
         VirtioNetHeader h = frame.Header;
+        h.Flags &= NetHeaderFlags.NeedsChecksum | NetHeaderFlags.DataValid;   // RSC_INFO and the rest are not the sender's to set
         h.NumBuffers = 0;
         h.HashValue = _hashReport ? hash.Value : 0;
         h.HashReport = _hashReport ? hash.Report : NetHashReport.None;
@@ -300,9 +315,22 @@ public sealed partial class NetDevice
             return NetDeliveryStatus.BadFrame;
         }
 
-        if (h.GsoType != NetGsoType.None && !Carries(guest, h.GsoType, IsIPv6(head)))
+        if (h.GsoType != NetGsoType.None)
         {
-            return SegmentLocked(slot, frame, h, guestChecksum, ref broke);
+            if (!Carries(guest, h.GsoType, IsIPv6(head)))
+            {
+                return SegmentLocked(slot, frame, h, guestChecksum, ref broke);
+            }
+
+            switch (CheckGso(head, h, frame.Length))
+            {
+                case GsoCheck.Bad:
+                    slot.Counters.BadFrame++;
+                    return NetDeliveryStatus.BadFrame;
+                case GsoCheck.Unsure:
+                    // Headers past the peek (IPv6 extension headers): segment in software, which parses everything.
+                    return SegmentLocked(slot, frame, h, guestChecksum, ref broke);
+            }
         }
 
         ReadOnlySpan<byte> bytes;
@@ -338,6 +366,136 @@ public sealed partial class NetDevice
         }
 
         return FinishSpan(slot, writer.Deliver(h, bytes), bytes, h, ref broke);
+    }
+
+    /// <summary>
+    /// Checks the headers of a GSO frame passed whole to a guest against its virtio-net header, from
+    /// the peeked prefix: the IP version and transport protocol <c>gso_type</c> names, not an IPv4
+    /// fragment, <c>NEEDS_CSUM</c> with <c>csum_start</c> at the transport header and
+    /// <c>csum_offset</c> at its checksum, a non-zero <c>gso_size</c>, <c>hdr_len</c> inside the frame.
+    /// </summary>
+    internal static GsoCheck CheckGso(ReadOnlySpan<byte> head, in VirtioNetHeader h, int frameLength)
+    {
+        if ((h.Flags & NetHeaderFlags.NeedsChecksum) == 0 || h.GsoSize == 0 || h.HeaderLength > frameLength)
+        {
+            return GsoCheck.Bad;
+        }
+
+        int offset = 12;
+        for (int tags = 0; tags < 2 && head.Length >= offset + 2; tags++)
+        {
+            ushort t = BinaryPrimitives.ReadUInt16BigEndian(head.Slice(offset));
+            if (t is not (0x8100 or 0x88A8))
+            {
+                break;
+            }
+
+            offset += 4;
+        }
+
+        if (head.Length < offset + 2)
+        {
+            return GsoCheck.Bad;   // the peek holds 256 bytes: a frame this short has no IP header
+        }
+
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(head.Slice(offset));
+        int l3 = offset + 2;
+        bool v6;
+        int l4;
+        byte protocol;
+        if (etherType == 0x0800)
+        {
+            if (head.Length < l3 + 20 || head[l3] >> 4 != 4)
+            {
+                return GsoCheck.Bad;
+            }
+
+            int ihl = (head[l3] & 0xF) * 4;
+            if (ihl < 20 || (BinaryPrimitives.ReadUInt16BigEndian(head.Slice(l3 + 6)) & 0x3FFF) != 0)
+            {
+                return GsoCheck.Bad;   // a bad header length, or a fragment (MF or an offset)
+            }
+
+            v6 = false;
+            protocol = head[l3 + 9];
+            l4 = l3 + ihl;
+        }
+        else if (etherType == 0x86DD)
+        {
+            if (head.Length < l3 + 40 || head[l3] >> 4 != 6)
+            {
+                return GsoCheck.Bad;
+            }
+
+            v6 = true;
+            protocol = head[l3 + 6];
+            l4 = l3 + 40;
+            if (protocol is not (6 or 17))
+            {
+                return GsoCheck.Unsure;   // extension headers: the full parser decides
+            }
+        }
+        else
+        {
+            return GsoCheck.Bad;
+        }
+
+        bool tcp;
+        switch ((NetGsoType)((byte)h.GsoType & 0x7F))
+        {
+            case NetGsoType.TcpV4:
+                tcp = true;
+                if (v6 || protocol != 6)
+                {
+                    return GsoCheck.Bad;
+                }
+
+                break;
+            case NetGsoType.TcpV6:
+                tcp = true;
+                if (!v6 || protocol != 6)
+                {
+                    return GsoCheck.Bad;
+                }
+
+                break;
+            case NetGsoType.Udp:
+            case NetGsoType.UdpL4:
+                tcp = false;
+                if (protocol != 17)
+                {
+                    return GsoCheck.Bad;
+                }
+
+                break;
+            default:
+                return GsoCheck.Bad;
+        }
+
+        if (h.ChecksumStart != l4 || h.ChecksumOffset != (tcp ? 16 : 6))
+        {
+            return GsoCheck.Bad;
+        }
+
+        if (tcp)
+        {
+            if (head.Length < l4 + 20)
+            {
+                return GsoCheck.Unsure;
+            }
+
+            int dataOffset = (head[l4 + 12] >> 4) * 4;
+            if (dataOffset < 20 || l4 + dataOffset > frameLength)
+            {
+                return GsoCheck.Bad;
+            }
+        }
+        else if (l4 + 8 > frameLength)
+        {
+            return GsoCheck.Bad;
+        }
+
+        return GsoCheck.Ok;
     }
 
     private static NetDeliveryStatus Finish(ReceiveQueueSlot slot, NetReceiveResult r, in NetFrame frame, in VirtioNetHeader h, ref bool broke)
@@ -399,12 +557,35 @@ public sealed partial class NetDevice
         }
 
         var request = SegmentationRequest.FromHeader((byte)h.GsoType, h.GsoSize, h.HeaderLength);
+        if (SoftwareSegmentation.TryPlan(source, request, out SegmentationPlan plan) != OffloadError.None)
+        {
+            slot.Counters.BadFrame++;
+            return NetDeliveryStatus.BadFrame;
+        }
+
+        // Lossless: room for every segment first, or nothing is written (the sender retries the
+        // whole frame; delivering some segments and refusing the rest would lose or duplicate them).
+        int count = plan.SegmentCount;
+        int last = plan.SegmentLength(count - 1);
+        NetReceiveStatus room = slot.Writer!.ReserveFrames(count, plan.MaxSegmentLength, last);
+        if (room == NetReceiveStatus.NoBuffers && slot.Queue!.EnableNotifications())
+        {
+            room = slot.Writer.ReserveFrames(count, plan.MaxSegmentLength, last);   // buffers appeared meanwhile
+        }
+
+        if (room is NetReceiveStatus.NoBuffers or NetReceiveStatus.QueueBroken)
+        {
+            return Account(slot, new NetReceiveResult(room, 0, 0), 0, ref broke);
+        }
+
+        // Delivered: all fit. FrameTooLarge: more segments than the ring can hold at once or a segment
+        // too long for one buffer; written as far as it goes below (the writer refuses what cannot fit).
         VirtioNetHeader segmentHeader = default;
         segmentHeader.Flags = guestChecksum ? NetHeaderFlags.DataValid : NetHeaderFlags.None;   // segments carry complete checksums
         segmentHeader.HashValue = h.HashValue;
         segmentHeader.HashReport = h.HashReport;
         var sink = new ReceiveSegmentSink(slot, segmentHeader);
-        OffloadError e = SoftwareSegmentation.TrySegment(source, request, ref sink, out _);
+        OffloadError e = SoftwareSegmentation.TrySegment(source, plan, ref sink, out _);
         if (sink.Delivered > 0)
         {
             if (sink.Failure != NetReceiveStatus.Delivered)
@@ -481,5 +662,18 @@ public sealed partial class NetDevice
         public RssSteering? Steering { get; } = steering;
 
         public NetHashCalculator? Calculator { get; } = calculator;
+    }
+
+    /// <summary>What <see cref="CheckGso"/> found.</summary>
+    internal enum GsoCheck
+    {
+        /// <summary>The headers match the GSO fields.</summary>
+        Ok,
+
+        /// <summary>They do not: the frame is refused.</summary>
+        Bad,
+
+        /// <summary>The peek cannot tell (extension headers): segment in software, which validates fully.</summary>
+        Unsure,
     }
 }

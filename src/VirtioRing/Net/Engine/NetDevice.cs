@@ -28,7 +28,7 @@ namespace VirtioRing.Net.Engine;
 /// queue, <see cref="Start"/>. <see cref="Stop"/> keeps every queue position and held chain;
 /// <see cref="Reset"/> forgets them (the device reset of §2.1).</para>
 /// <para><b>Dynamic pairs</b> (<see cref="SetActivePairs"/>, <c>VQ_PAIRS_SET</c>, <c>RSS_CONFIG</c>):
-/// a pair leaving the active set is stopped at a round boundary (its worker joined). Its transmit
+/// a pair leaving the active set is stopped at a round boundary (its worker parked). Its transmit
 /// chains stay where they are: a chain held for a busy backend stays held by the pair, the rest stay
 /// in the ring; both resume in order when the pair is active again. Its receive queue stops taking
 /// deliveries (steering uses only active pairs; a hint is folded onto them), what it pushed is
@@ -47,6 +47,12 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
     /// <summary>The longest frame the engine copies for software offloads: a 65535-byte IP packet with an Ethernet header and two VLAN tags, rounded up.</summary>
     internal const int MaxFrameBytes = 65664;
 
+    /// <summary>The longest transmit frame handed on: a 65535-byte IP packet behind an Ethernet header and two VLAN tags (14 + 8).</summary>
+    internal const int MaxTransmitFrameBytes = 65535 + 14 + 8;
+
+    /// <summary>The link header a small-buffer guest's receive limit allows besides the MTU: Ethernet (14) plus one VLAN tag (4).</summary>
+    internal const int ReceiveLinkHeaderBytes = 18;
+
     /// <summary>Enough of a frame to find its EtherType behind two VLAN tags.</summary>
     internal const int EtherTypeProbeLength = 22;
 
@@ -58,6 +64,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
     private readonly NetQueuePair[] _pairs;
     private readonly ReceiveQueueSlot[] _rx;
     private readonly object?[]? _backendGates;
+    private readonly int[]? _backendHolder;   // per shared backend queue: the pair holding a busy chain on it, or -1 (under its gate)
     private readonly NetControlLimits _limits;
     private readonly NetDeviceOptions _options;
     private readonly QueueCounterCells _controlCounters = new();
@@ -75,6 +82,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
     private volatile bool _running;
     private volatile bool _needsReset;
     private bool _attached;
+    private bool _startedSinceReset;
     private bool _disposed;
 
     /// <summary>Creates a device; nothing runs until <see cref="Start"/>.</summary>
@@ -144,7 +152,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         for (int p = 0; p < MaxQueuePairs; p++)
         {
             WorkerSignal signal = options.SignalFactory?.Invoke(p) ?? new Doorbell();
-            _pairs[p] = new NetQueuePair(this, p, signal);
+            _pairs[p] = new NetQueuePair(this, p, signal, options.WorkerMode);
             _rx[p] = new ReceiveQueueSlot(p);
         }
 
@@ -152,16 +160,23 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         if (MaxQueuePairs > Backend.QueueCount)
         {
             _backendGates = new object?[Backend.QueueCount];
+            _backendHolder = new int[Backend.QueueCount];
             for (int i = 0; i < _backendGates.Length; i++)
             {
                 _backendGates[i] = new object();
+                _backendHolder[i] = -1;
             }
         }
 
         InitializeMetrics();
     }
 
-    /// <summary>Raised (on the thread that saw it) when a queue breaks.</summary>
+    /// <summary>
+    /// Raised when a queue breaks, on a thread-pool thread after the fault was recorded (never on a
+    /// pair's worker or under a lock of the device), so a handler may call <see cref="Stop"/>,
+    /// <see cref="Reset"/> or <see cref="Start"/>, or wait for another thread that does. Faults
+    /// seen close together may be raised in any order.
+    /// </summary>
     public event EventHandler<NetQueueFaultEventArgs>? QueueBroken;
 
     /// <summary>Gets the device name.</summary>
@@ -228,15 +243,16 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
     /// </summary>
     /// <param name="accepted">The driver's features.</param>
     /// <returns>Valid, or why not (the transport then does not set <c>FEATURES_OK</c>).</returns>
-    /// <exception cref="InvalidOperationException">The device runs.</exception>
+    /// <exception cref="InvalidOperationException">The device was started since the last <see cref="Reset"/> (running or
+    /// stopped: its receive writers and held chains belong to the old features; §3.1.1 changes features only after a reset).</exception>
     public NetFeatureCheck SetDriverFeatures(NetFeatures accepted)
     {
         lock (_gate)
         {
             ThrowIfDisposed();
-            if (_running)
+            if (_running || _startedSinceReset)
             {
-                ThrowHelper.ThrowInvalidOperation("Features cannot change while the device runs; reset it first.");
+                ThrowHelper.ThrowInvalidOperation("Features cannot change once the device was started; reset it first.");
             }
 
             NetFeatureCheck check = NetFeatureNegotiation.Validate(OfferedFeatures, accepted);
@@ -350,7 +366,11 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         }
     }
 
-    /// <summary>Starts the active pairs (workers, unless <see cref="NetWorkerMode.Manual"/>). Attaches the backend on the first start.</summary>
+    /// <summary>
+    /// Starts the active pairs (workers, unless <see cref="NetWorkerMode.Manual"/>). Attaches the
+    /// backend on the first start. Control commands the driver posted before (kicks while stopped are
+    /// not acted on) are processed now.
+    /// </summary>
     /// <exception cref="InvalidOperationException">No features were set.</exception>
     public void Start()
     {
@@ -374,10 +394,13 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
             }
 
             _running = true;
+            _startedSinceReset = true;
             for (int p = 0; p < _activePairs; p++)
             {
                 ActivatePair(p);
             }
+
+            ProcessControl();
         }
     }
 
@@ -436,6 +459,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
 
             _negotiated = NetFeatures.None;
             _featuresSet = false;
+            _startedSinceReset = false;
             _activePairs = 1;
             _automatic.Clear();
             _needsReset = false;
@@ -457,29 +481,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
 
         lock (_gate)
         {
-            int old = _activePairs;
-            if (old == pairs)
-            {
-                return;
-            }
-
-            // Steer new deliveries to the new set first, then stop or start pairs.
-            _activePairs = pairs;
-            _automatic.SetActivePairs((ushort)pairs);
-            if (!_running)
-            {
-                return;
-            }
-
-            for (int p = pairs; p < old; p++)
-            {
-                DeactivatePair(p);
-            }
-
-            for (int p = old; p < pairs; p++)
-            {
-                ActivatePair(p);
-            }
+            SetActivePairsLocked(pairs);
         }
     }
 
@@ -543,7 +545,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         }
     }
 
-    /// <summary>Stops the device, detaches the backend and disposes the meter.</summary>
+    /// <summary>Stops the device, ends the pairs' worker threads, detaches the backend and disposes the meter.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -554,6 +556,11 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
             }
 
             Stop();
+            for (int p = 0; p < MaxQueuePairs; p++)
+            {
+                _pairs[p].Shutdown();
+            }
+
             _disposed = true;
             if (_attached)
             {
@@ -566,10 +573,64 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
 
     internal object? BackendGate(int backendQueue) => _backendGates?[backendQueue];
 
+    /// <summary>Gets the pair holding a busy chain on a shared backend queue, or -1 (under the queue's gate).</summary>
+    internal int BackendHolder(int backendQueue) => _backendHolder is null ? -1 : _backendHolder[backendQueue];
+
+    internal NetQueuePair PairAt(int pair) => _pairs[pair];
+
+    /// <summary>Records that <paramref name="pair"/> holds a busy chain on a shared backend queue (under the queue's gate).</summary>
+    internal void ClaimBackendQueue(int backendQueue, int pair)
+    {
+        if (_backendHolder is not null)
+        {
+            _backendHolder[backendQueue] = pair;
+        }
+    }
+
+    /// <summary>Clears <paramref name="pair"/>'s claim on a shared backend queue, if it has it, and wakes the other pairs of that queue.</summary>
+    internal void ReleaseBackendQueue(int backendQueue, int pair, bool wake)
+    {
+        if (_backendHolder is null)
+        {
+            return;
+        }
+
+        lock (_backendGates![backendQueue]!)
+        {
+            if (_backendHolder[backendQueue] != pair)
+            {
+                return;
+            }
+
+            _backendHolder[backendQueue] = -1;
+        }
+
+        if (wake)
+        {
+            for (int p = backendQueue; p < MaxQueuePairs; p += Backend.QueueCount)
+            {
+                if (p != pair)
+                {
+                    _pairs[p].Wake();
+                }
+            }
+        }
+    }
+
+    /// <summary>Records a broken queue and raises <see cref="QueueBroken"/> on the thread pool (after the caller's locks are released; see the event).</summary>
     internal void ReportBroken(int index, VirtqueueFault fault)
     {
         _needsReset = true;
-        QueueBroken?.Invoke(this, new NetQueueFaultEventArgs(index, fault));
+        if (QueueBroken is not null)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(RaiseBroken, new PendingFault(this, new NetQueueFaultEventArgs(index, fault)));
+        }
+    }
+
+    private static void RaiseBroken(object? state)
+    {
+        var pending = (PendingFault)state!;
+        pending.Device.QueueBroken?.Invoke(pending.Device, pending.Args);
     }
 
     internal QueueCounterCells Cells(int index) =>
@@ -592,14 +653,16 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         {
             if (slot.Writer is null && slot.Queue is not null)
             {
-                int maxFrame = (_negotiated & NetFeatures.Mtu) != 0 && _receiveMode == NetReceiveMode.SmallBuffers ? _options.Mtu + 14 : 0;
+                // A small-buffer guest's limit is the MTU plus the link header, a VLAN tag included
+                // (a full-MTU tagged frame is 1518 bytes).
+                int maxFrame = (_negotiated & NetFeatures.Mtu) != 0 && _receiveMode == NetReceiveMode.SmallBuffers ? _options.Mtu + ReceiveLinkHeaderBytes : 0;
                 slot.Writer = new NetReceiveWriter(slot.Queue, Layout, _receiveMode, Math.Max(maxFrame, 0));
             }
 
             slot.Active = true;
         }
 
-        _pairs[p].Activate(_options.WorkerMode, _options.Name);
+        _pairs[p].Activate(_options.Name);
     }
 
     private void DeactivatePair(int p)
@@ -620,47 +683,132 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         }
     }
 
-    private void ProcessControl()
+    /// <summary>
+    /// Changes the active pair count (under the lifecycle lock). Growing starts the new pairs before
+    /// steering may choose them; shrinking steers away first, then stops the pairs (a delivery that
+    /// still lands on a stopped pair is re-steered, see <see cref="Deliver"/>).
+    /// </summary>
+    private void SetActivePairsLocked(int pairs)
     {
-        int pairs = 0;
-        bool notify = false;
-        INotifier? call;
-        lock (_controlGate)
+        int old = _activePairs;
+        if (old == pairs)
         {
-            IDeviceQueue? q = _controlQueue;
-            NetControlHandler? handler = _control;
-            call = _controlCall;
-            if (q is null || handler is null || !_controlEnabled || !_running || q.IsBroken)
-            {
-                return;
-            }
-
-            int handled = handler.ProcessAvailable(q);
-            _controlCounters.Packets += handled;
-            if (q.IsBroken)
-            {
-                _controlCounters.BrokenQueue++;
-                ReportBroken(ControlQueueIndex, q.Fault);
-            }
-
-            if (handled > 0)
-            {
-                pairs = handler.State.ActiveQueuePairs;
-                notify = q.ShouldNotifyDriver();
-            }
+            return;
         }
 
-        // Applied outside the control lock (SetActivePairs takes the lifecycle lock, which is taken
-        // before the control lock elsewhere) and before the driver is interrupted.
-        if (pairs > 0 && pairs <= MaxQueuePairs && pairs != _activePairs)
+        if (!_running)
         {
-            SetActivePairs(pairs);
+            _activePairs = pairs;
+            _automatic.SetActivePairs((ushort)pairs);
+            return;
+        }
+
+        if (pairs > old)
+        {
+            for (int p = old; p < pairs; p++)
+            {
+                ActivatePair(p);
+            }
+
+            _activePairs = pairs;
+            _automatic.SetActivePairs((ushort)pairs);
+            return;
+        }
+
+        _activePairs = pairs;
+        _automatic.SetActivePairs((ushort)pairs);
+        for (int p = pairs; p < old; p++)
+        {
+            DeactivatePair(p);
+        }
+    }
+
+    /// <summary>
+    /// Handles the control queue's available commands. Serialised with every lifecycle change (the
+    /// lifecycle lock, then the control lock: the order used everywhere). A command that sets the
+    /// pair count (<c>VQ_PAIRS_SET</c>, <c>RSS_CONFIG</c>) is applied before its ack is pushed, so a
+    /// driver that sees the ack sees the new pairs; other commands leave the count alone (a host
+    /// <see cref="SetActivePairs"/> stands until the guest next sets it).
+    /// </summary>
+    private void ProcessControl()
+    {
+        bool notify = false;
+        INotifier? call;
+        lock (_gate)
+        {
+            lock (_controlGate)
+            {
+                IDeviceQueue? q = _controlQueue;
+                NetControlHandler? handler = _control;
+                call = _controlCall;
+                if (q is null || handler is null || !_controlEnabled || !_running || q.IsBroken)
+                {
+                    return;
+                }
+
+                // At most the ring size per kick, so a hostile driver cannot keep this thread here.
+                int handled = 0;
+                while (handled < q.Size && q.TryPopAvailable(out DescriptorChain chain) == PopStatus.Popped)
+                {
+                    int before = handler.State.ActiveQueuePairs;
+                    ControlResult r = handler.Handle(chain);
+                    int pairs = PairsFor(handler.State, r, before);
+                    if (pairs > 0)
+                    {
+                        SetActivePairsLocked(pairs);
+                    }
+
+                    q.PushUsed(chain, r.WrittenLength);
+                    handled++;
+                }
+
+                _controlCounters.Packets += handled;
+                if (handled > 0)
+                {
+                    q.PublishUsed();
+                    notify = q.ShouldNotifyDriver();
+                }
+
+                if (q.IsBroken)
+                {
+                    _controlCounters.BrokenQueue++;
+                    ReportBroken(ControlQueueIndex, q.Fault);
+                }
+            }
         }
 
         if (notify)
         {
             call?.Notify();
         }
+    }
+
+    /// <summary>
+    /// The pair count a handled command asks for, or 0 for none. <c>RSS_CONFIG</c>: <c>max_tx_vq</c>,
+    /// raised to cover every receive queue the indirection table and the unclassified queue name (the
+    /// device uses the table as configured, §5.1.6.5.7; an entry is below <c>max_virtqueue_pairs</c>,
+    /// the handler checks that). Entries only fold onto fewer pairs when the host lowered the count
+    /// with <see cref="SetActivePairs"/> afterwards.
+    /// </summary>
+    private int PairsFor(NetControlState state, in ControlResult r, int before)
+    {
+        int pairs = state.ActiveQueuePairs;
+        bool sets = r.Ack == ControlAck.Ok && (r.Command == NetControlCommandId.MqQueuePairsSet || r.Command == NetControlCommandId.MqRssConfig);
+        if (!sets && pairs == before)
+        {
+            return 0;
+        }
+
+        if (r.Command == NetControlCommandId.MqRssConfig && state.Rss is { } rss)
+        {
+            pairs = Math.Max(pairs, rss.UnclassifiedQueue + 1);
+            for (int i = 0; i < rss.IndirectionTable.Count; i++)
+            {
+                pairs = Math.Max(pairs, rss.IndirectionTable[i] + 1);
+            }
+        }
+
+        return pairs >= 1 && pairs <= MaxQueuePairs ? pairs : 0;
     }
 
     private void CheckIndex(int index)
@@ -677,5 +825,12 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         {
             ThrowHelper.ThrowObjectDisposed(nameof(NetDevice));
         }
+    }
+
+    private sealed class PendingFault(NetDevice device, NetQueueFaultEventArgs args)
+    {
+        public NetDevice Device { get; } = device;
+
+        public NetQueueFaultEventArgs Args { get; } = args;
     }
 }

@@ -24,6 +24,16 @@ namespace VirtioRing.Net.Engine;
 /// <para>Disabling the pair (fewer active pairs, or its transmit queue disabled) stops it at a
 /// round boundary: a held chain and everything still in the ring stay where they are and are
 /// resumed, in order, when the pair is enabled again.</para>
+/// <para><b>Shared backend queues</b> (more pairs than backend queues): the pairs on one backend
+/// queue take turns under one lock, a round each, so the backend sees one caller per queue. While
+/// one of them holds a chain the backend answered busy for, the others do not transmit on that
+/// queue (a backend such as the switch keeps retry state per queue for the held frame); they are
+/// woken when the chain goes. If the holder leaves the active set, the next sharing pair finishes
+/// its held chain for it first, so the queue never stalls on an inactive pair.</para>
+/// <para><b>Workers</b>: a pair's worker thread is created on its first activation and parked
+/// (blocked on its signal) while the pair is inactive, so changes of the pair count
+/// (<c>VQ_PAIRS_SET</c> from the guest) create no threads: at most one per pair for the device's
+/// lifetime. <see cref="NetDevice.Dispose"/> ends them.</para>
 /// </remarks>
 [DebuggerDisplay("Pair {Index} (active = {IsActive}, held = {HasHeldChain})")]
 public sealed partial class NetQueuePair
@@ -41,15 +51,19 @@ public sealed partial class NetQueuePair
     private bool _blockedOnBackend;
     private byte[]? _gather;
     private byte[]? _segment;
+    private readonly NetWorkerMode _mode;
     private Thread? _worker;
-    private volatile bool _stopRequested;
+    private volatile bool _exit;
     private volatile bool _active;
+    private int _polling;           // 1 while a round runs (the re-entry guard and the deactivation handshake)
+    private int _pollingThread;     // the managed thread id of that round
 
-    internal NetQueuePair(NetDevice device, int index, WorkerSignal signal)
+    internal NetQueuePair(NetDevice device, int index, WorkerSignal signal, NetWorkerMode mode)
     {
         _device = device;
         Index = index;
         _signal = signal;
+        _mode = mode;
         BackendQueue = index % device.Backend.QueueCount;
     }
 
@@ -72,6 +86,9 @@ public sealed partial class NetQueuePair
 
     internal IDeviceQueue? TransmitQueue => _tx;
 
+    /// <summary>Gets the worker thread (null in <see cref="NetWorkerMode.Manual"/> or before the first start).</summary>
+    internal Thread? Worker => _worker;
+
     /// <summary>
     /// Runs one round: drains up to <paramref name="budget"/> transmit chains into the backend, then
     /// lets the backend deliver up to <paramref name="budget"/> received frames, publishing and
@@ -81,6 +98,9 @@ public sealed partial class NetQueuePair
     /// <param name="budget">The most chains and frames to move in each direction (1 or more).</param>
     /// <returns>The number of transmit chains completed plus frames received; 0 when there was nothing to do.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="budget"/> is below 1.</exception>
+    /// <exception cref="InvalidOperationException">The device has worker threads (<see cref="NetWorkerMode.Blocking"/>,
+    /// <see cref="NetWorkerMode.BusyPoll"/>) and this is not the pair's worker, or a round of this pair is already running
+    /// (another thread, or re-entry from a backend callback).</exception>
     public int Poll(int budget)
     {
         if (budget < 1)
@@ -88,23 +108,43 @@ public sealed partial class NetQueuePair
             ThrowHelper.ThrowArgumentOutOfRange(nameof(budget));
         }
 
-        if (!_active)
+        if (_mode != NetWorkerMode.Manual && !ReferenceEquals(Thread.CurrentThread, _worker))
         {
-            return 0;
+            ThrowHelper.ThrowInvalidOperation("The pair is driven by its worker thread; Poll is for NetWorkerMode.Manual.");
         }
 
+        // Full fence (Interlocked): pairs with Deactivate's store of _active then load of _polling.
+        if (Interlocked.CompareExchange(ref _polling, 1, 0) != 0)
+        {
+            ThrowHelper.ThrowInvalidOperation("A round of this pair is already running; Poll must be called from one thread at a time and not re-entered.");
+        }
+
+        Volatile.Write(ref _pollingThread, Environment.CurrentManagedThreadId);
+        try
+        {
+            return _active ? Round(budget) : 0;
+        }
+        finally
+        {
+            Volatile.Write(ref _pollingThread, 0);
+            Volatile.Write(ref _polling, 0);
+        }
+    }
+
+    private int Round(int budget)
+    {
         int work = 0;
         object? backendGate = _device.BackendGate(BackendQueue);
         if (backendGate is null)
         {
-            work += DrainTransmit(budget);
+            work += DrainTransmit(budget, heldOnly: false);
             work += _device.Backend.Receive(BackendQueue, budget);
         }
         else
         {
             lock (backendGate)
             {
-                work += DrainTransmit(budget);
+                work += DrainShared(budget);
                 work += _device.Backend.Receive(BackendQueue, budget);
             }
         }
@@ -113,8 +153,36 @@ public sealed partial class NetQueuePair
         return work;
     }
 
+    /// <summary>Transmit on a backend queue shared with other pairs (under its gate): wait while another active pair holds a busy chain on it.</summary>
+    private int DrainShared(int budget)
+    {
+        int work = 0;
+        int holder = _device.BackendHolder(BackendQueue);
+        if (holder >= 0 && holder != Index)
+        {
+            NetQueuePair other = _device.PairAt(holder);
+            if (other.IsActive)
+            {
+                _blockedOnBackend = true;   // its turn; released with a wake-up of this pair
+                return 0;
+            }
+
+            // The holder left the active set with its chain held: send that chain for it first, so the
+            // backend sees the retry it expects and this queue does not stall on an inactive pair.
+            work += other.DrainTransmit(1, heldOnly: true);
+            if (_device.BackendHolder(BackendQueue) >= 0)
+            {
+                _blockedOnBackend = true;
+                return work;
+            }
+        }
+
+        return work + DrainTransmit(budget, heldOnly: false);
+    }
+
     internal void Bind(IDeviceQueue? queue, INotifier? call)
     {
+        ReleaseClaim(wake: true);
         _tx = queue;
         _txCall = call;
         _txBroken = false;
@@ -130,6 +198,7 @@ public sealed partial class NetQueuePair
     /// <summary>Forgets a held chain (after the queue was reset: it is stale).</summary>
     internal void ForgetHeld()
     {
+        ReleaseClaim(wake: true);
         _hasHeld = false;
         _heldSegmentsSent = 0;
         _held = default;
@@ -137,19 +206,34 @@ public sealed partial class NetQueuePair
         _blockedOnBackend = false;
     }
 
-    /// <summary>Marks the pair active and starts its worker when the mode has one. Under the device's lifecycle lock.</summary>
-    internal void Activate(NetWorkerMode mode, string name)
+    /// <summary>
+    /// Marks the pair active and wakes its worker, creating it on the first activation (or after
+    /// <see cref="Shutdown"/>: a worker that was told to exit but not joined is joined first, so a
+    /// pair never has two). Under the device's lifecycle lock.
+    /// </summary>
+    internal void Activate(string name)
     {
         if (_active)
         {
             return;
         }
 
-        _stopRequested = false;
-        _active = true;
-        if (mode != NetWorkerMode.Manual)
+        if (_exit)
         {
-            var t = new Thread(mode == NetWorkerMode.BusyPoll ? BusyLoop : BlockingLoop)
+            Thread? old = _worker;
+            if (old is not null && !ReferenceEquals(old, Thread.CurrentThread))
+            {
+                old.Join();
+            }
+
+            _worker = null;
+            _exit = false;
+        }
+
+        _active = true;
+        if (_mode != NetWorkerMode.Manual && _worker is null)
+        {
+            var t = new Thread(_mode == NetWorkerMode.BusyPoll ? BusyLoop : BlockingLoop)
             {
                 IsBackground = true,
                 Name = name + " pair " + Index,
@@ -157,11 +241,13 @@ public sealed partial class NetQueuePair
             _worker = t;
             t.Start();
         }
+
+        _signal.Notify();
     }
 
     /// <summary>
-    /// Stops the pair at a round boundary and waits for its worker to leave (unless called from the
-    /// worker itself). Under the device's lifecycle lock.
+    /// Stops the pair at a round boundary: after this returns no round of the pair runs (unless it
+    /// is called from inside that round). The worker parks. Under the device's lifecycle lock.
     /// </summary>
     internal void Deactivate()
     {
@@ -170,22 +256,46 @@ public sealed partial class NetQueuePair
             return;
         }
 
-        _stopRequested = true;
         _active = false;
+        Interlocked.MemoryBarrier();   // store _active, then load _polling (Poll does the mirror image)
+        _signal.Notify();
+        if (Volatile.Read(ref _pollingThread) == Environment.CurrentManagedThreadId)
+        {
+            return;   // called from inside this pair's round (a backend callback): it ends when the caller returns
+        }
+
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _polling) != 0)
+        {
+            spin.SpinOnce();
+        }
+    }
+
+    /// <summary>Ends the worker (device disposal): deactivates, tells it to exit and joins it unless called from it.</summary>
+    internal void Shutdown()
+    {
+        Deactivate();
+        _exit = true;
         _signal.Notify();
         Thread? t = _worker;
-        _worker = null;
-        if (t is not null && t != Thread.CurrentThread)
+        if (t is not null && !ReferenceEquals(t, Thread.CurrentThread))
         {
             t.Join();
+            _worker = null;
         }
     }
 
     private void BlockingLoop()
     {
         int batch = _device.BatchSize;
-        while (!_stopRequested)
+        while (!_exit)
         {
+            if (!_active)
+            {
+                _signal.Wait(-1);   // parked until activated again (or shut down)
+                continue;
+            }
+
             if (Poll(batch) > 0)
             {
                 continue;
@@ -211,8 +321,14 @@ public sealed partial class NetQueuePair
     {
         int batch = _device.BatchSize;
         int idle = 0;
-        while (!_stopRequested)
+        while (!_exit)
         {
+            if (!_active)
+            {
+                _signal.Wait(-1);   // parked
+                continue;
+            }
+
             if (Poll(batch) > 0)
             {
                 idle = 0;
@@ -227,10 +343,17 @@ public sealed partial class NetQueuePair
         }
     }
 
-    private int DrainTransmit(int budget)
+    /// <summary>Drains the transmit queue; with <paramref name="heldOnly"/> only the held chain (another pair of the backend queue finishing it for this inactive one).</summary>
+    private int DrainTransmit(int budget, bool heldOnly)
     {
         IDeviceQueue? tx = _tx;
-        if (tx is null || !_txEnabled || _txBroken)
+        if (tx is null || _txBroken)
+        {
+            ReleaseClaim(wake: true);   // a chain that can never be retried must not block the backend queue
+            return 0;
+        }
+
+        if (!_txEnabled)
         {
             return 0;
         }
@@ -245,6 +368,10 @@ public sealed partial class NetQueuePair
             if (_hasHeld)
             {
                 chain = _held;
+            }
+            else if (heldOnly)
+            {
+                break;
             }
             else
             {
@@ -265,13 +392,18 @@ public sealed partial class NetQueuePair
 
             NetHeaderError e = VirtioNetHeader.ReadTransmit(chain, _device.Layout, _device.Negotiated, out VirtioNetHeader header, out int length);
             NetTransmitStatus status;
-            if (e != NetHeaderError.None)
+            if (e != NetHeaderError.None || length > NetDevice.MaxTransmitFrameBytes)
             {
+                // A frame longer than any IP packet plus its link header (two VLAN tags) is no frame:
+                // it is not handed on (a backend or a peer guest would have to cope with up to 2^31 bytes).
                 _txCounters.BadHeader++;
                 status = NetTransmitStatus.Dropped;
             }
             else
             {
+                // Only NEEDS_CSUM means something on transmit (§5.1.6.2); DATA_VALID and RSC_INFO are
+                // receive-side flags a peer guest must not be able to forge.
+                header.Flags &= NetHeaderFlags.NeedsChecksum;
                 touched = true;
                 status = Transmit(chain, header, length);
                 if (status == NetTransmitStatus.Busy)
@@ -280,6 +412,7 @@ public sealed partial class NetQueuePair
                     _hasHeld = true;
                     _blockedOnBackend = true;
                     _txCounters.Busy++;
+                    _device.ClaimBackendQueue(BackendQueue, Index);
                     break;
                 }
 
@@ -292,6 +425,11 @@ public sealed partial class NetQueuePair
                 {
                     _txCounters.BackendDropped++;
                 }
+            }
+
+            if (_hasHeld)
+            {
+                ReleaseClaim(wake: true);
             }
 
             _hasHeld = false;
@@ -317,6 +455,12 @@ public sealed partial class NetQueuePair
         }
 
         return done;
+    }
+
+    /// <summary>Gives up this pair's claim on a shared backend queue (its held chain went) and wakes the pairs waiting for it.</summary>
+    private void ReleaseClaim(bool wake)
+    {
+        _device.ReleaseBackendQueue(BackendQueue, Index, wake);
     }
 
     private NetTransmitStatus Transmit(in DescriptorChain chain, in VirtioNetHeader header, int length)

@@ -257,6 +257,60 @@ public sealed class NetReceiveWriter
         return s >= _held.Length ? s - _held.Length : s;
     }
 
+    /// <summary>
+    /// Makes sure the queue has room for <paramref name="count"/> frames written one after the other
+    /// (each <paramref name="length"/> bytes, the last <paramref name="lastLength"/>), popping and
+    /// holding chains as needed; writes nothing. The engine's all-or-nothing check before it
+    /// delivers the segments of one GSO frame.
+    /// </summary>
+    /// <returns><see cref="NetReceiveStatus.Delivered"/> when they all fit; <see cref="NetReceiveStatus.NoBuffers"/>
+    /// (what was popped stays held); <see cref="NetReceiveStatus.FrameTooLarge"/> when they never can at once;
+    /// <see cref="NetReceiveStatus.QueueBroken"/>.</returns>
+    internal NetReceiveStatus ReserveFrames(int count, int length, int lastLength)
+    {
+        if (_queue.IsBroken)
+        {
+            Forget();
+            return NetReceiveStatus.QueueBroken;
+        }
+
+        if (length > MaxFrameLength || lastLength > MaxFrameLength)
+        {
+            return NetReceiveStatus.FrameTooLarge;
+        }
+
+        bool mergeable = Mode == NetReceiveMode.Mergeable;
+        int k = 0;
+        for (int f = 0; f < count; f++)
+        {
+            ulong needed = (ulong)Layout.Size + (ulong)(f == count - 1 ? lastLength : length);
+            ulong have = 0;
+            int used = 0;
+            while (have < needed)
+            {
+                if (!mergeable && used == 1)
+                {
+                    return NetReceiveStatus.FrameTooLarge;
+                }
+
+                if (k == _heldCount)
+                {
+                    NetReceiveStatus s = PopOne();
+                    if (s != NetReceiveStatus.Delivered)
+                    {
+                        return s;
+                    }
+                }
+
+                have += _held[Slot(k)].WritableLength;
+                k++;
+                used++;
+            }
+        }
+
+        return NetReceiveStatus.Delivered;
+    }
+
     /// <summary>Makes sure enough chains are held for the frame, popping as needed, and plans each chain's share.</summary>
     private NetReceiveStatus Reserve(int frameLength, out int count, out ulong needed)
     {

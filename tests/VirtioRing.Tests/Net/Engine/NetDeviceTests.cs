@@ -21,7 +21,7 @@ public sealed class NetDeviceTests
 {
     public static TheoryData<QueueKind> Kinds => new() { QueueKind.Split, QueueKind.Packed };
 
-    private static byte[] Frame(int length, int id)
+    internal static byte[] Frame(int length, int id)
     {
         var f = new byte[length];
         for (int i = 0; i < f.Length; i++)
@@ -34,9 +34,9 @@ public sealed class NetDeviceTests
         return f;
     }
 
-    private static int IdOf(byte[] frame) => BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(14));
+    internal static int IdOf(byte[] frame) => BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(14));
 
-    private static ControlAck Control(EngineRig rig, byte[] command)
+    internal static ControlAck Control(EngineRig rig, byte[] command)
     {
         int q = rig.Device.ControlQueueIndex;
         QueuePair qp = rig.Queues[q];
@@ -383,7 +383,12 @@ public sealed class NetDeviceTests
     {
         using var rig = new EngineRig(kind, pairs: 2);
         NetQueueFaultEventArgs? fault = null;
-        rig.Device.QueueBroken += (_, e) => fault = e;
+        using var raised = new ManualResetEventSlim();
+        rig.Device.QueueBroken += (_, e) =>
+        {
+            fault = e;
+            raised.Set();
+        };
         rig.Device.Start();
         rig.Device.SetActivePairs(2);
         rig.PostRx(1, 8);
@@ -393,6 +398,7 @@ public sealed class NetDeviceTests
         rig.Device.Kick(1);
         Assert.True(rig.Send(1, default, Frame(300, 5)));
         rig.PollAll(2);
+        Assert.True(raised.Wait(TimeSpan.FromSeconds(10)), "QueueBroken is raised (on the thread pool)");
         Assert.NotNull(fault);
         Assert.Equal(1, fault!.QueueIndex);
         Assert.True(rig.Device.NeedsReset);
