@@ -25,7 +25,7 @@ namespace VirtioRing.Net.Backends;
 /// Allocation-free after the first use of a queue (except the allocating take).</para>
 /// </remarks>
 [DebuggerDisplay("Loopback {Mode}, {QueueCount} queue(s), offloads {Offloads}")]
-public sealed class LoopbackBackend : INetBackend
+public sealed class LoopbackBackend : INetBackend, INetBackendHoldAware
 {
     private readonly FrameRing[] _toHost;
     private readonly FrameRing[] _captured;
@@ -34,6 +34,7 @@ public sealed class LoopbackBackend : INetBackend
     private long _transmitted;
     private long _delivered;
     private long _dropped;
+    private long _abandoned;
 
     /// <summary>Creates a loopback backend.</summary>
     /// <param name="mode">Echo or capture.</param>
@@ -90,6 +91,9 @@ public sealed class LoopbackBackend : INetBackend
 
     /// <summary>Gets the frames the host refused for good (filtered, bad, queue down).</summary>
     public long DroppedFrames => Interlocked.Read(ref _dropped);
+
+    /// <summary>Gets how many times the engine gave up a frame this backend had answered Busy for (<see cref="INetBackendHoldAware.AbandonHeld"/>).</summary>
+    public long AbandonedHolds => Interlocked.Read(ref _abandoned);
 
     /// <summary>Gets the frames waiting to be received on a queue.</summary>
     /// <param name="queue">The backend queue.</param>
@@ -334,5 +338,13 @@ public sealed class LoopbackBackend : INetBackend
                 return wake;
             }
         }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>The loopback keeps no state about a Busy frame; it only counts the call.</remarks>
+    void INetBackendHoldAware.AbandonHeld(int queue)
+    {
+        CheckQueue(queue);
+        Interlocked.Increment(ref _abandoned);
     }
 }

@@ -182,6 +182,7 @@ public sealed partial class NetQueuePair
 
     internal void Bind(IDeviceQueue? queue, INotifier? call)
     {
+        AbandonHeldInBackend();
         ReleaseClaim(wake: true);
         _tx = queue;
         _txCall = call;
@@ -195,9 +196,22 @@ public sealed partial class NetQueuePair
 
     internal void Wake() => _signal.Notify();
 
+    /// <summary>
+    /// Tells a backend that remembers Busy frames (the switch) that the held frame will not be
+    /// offered again. Called where the held chain is forgotten: while no worker drives the pair.
+    /// </summary>
+    private void AbandonHeldInBackend()
+    {
+        if (_hasHeld && _device.Backend is INetBackendHoldAware aware)
+        {
+            aware.AbandonHeld(BackendQueue);
+        }
+    }
+
     /// <summary>Forgets a held chain (after the queue was reset: it is stale).</summary>
     internal void ForgetHeld()
     {
+        AbandonHeldInBackend();
         ReleaseClaim(wake: true);
         _hasHeld = false;
         _heldSegmentsSent = 0;

@@ -73,4 +73,22 @@ public sealed class SharedBackendQueueTests
         Assert.Equal(2, rig.ReclaimTx(1));
         Assert.Equal(1, rig.ReclaimTx(0));
     }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Reset_WithHeldBusyChain_TellsTheBackendTheFrameIsAbandoned(QueueKind kind)
+    {
+        // The switch remembers which ports got a Busy frame; after a reset the same bytes are a new
+        // frame, so the engine must say it gave the held one up.
+        using var rig = new EngineRig(kind, pairs: 1, mode: LoopbackMode.Capture, backendCapacity: 1);
+        rig.Device.Start();
+        Assert.True(rig.Send(0, default, NetDeviceTests.Frame(100, 0)));
+        Assert.True(rig.Send(0, default, NetDeviceTests.Frame(100, 1)));
+        rig.Device.GetPair(0).Poll(8);
+        Assert.True(rig.Device.GetPair(0).HasHeldChain);
+        Assert.Equal(0, rig.Backend.AbandonedHolds);
+        rig.Device.Reset();
+        Assert.Equal(1, rig.Backend.AbandonedHolds);
+        Assert.False(rig.Device.GetPair(0).HasHeldChain);
+    }
 }
