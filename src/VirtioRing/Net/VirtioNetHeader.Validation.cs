@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using VirtioRing.Queues;
 
 namespace VirtioRing.Net;
@@ -157,6 +158,15 @@ public partial struct VirtioNetHeader
             return NetHeaderError.None;
         }
 
+        return ReadGathered(chain, layout, out header);
+    }
+
+    /// <summary>The header straddles descriptors: gathered into a local copy first (out of line, so the common path has no stack buffer to zero).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [SkipLocalsInit]
+    private static NetHeaderError ReadGathered(in DescriptorChain chain, NetHeaderLayout layout, out VirtioNetHeader header)
+    {
+        int size = layout.Size;
         Span<byte> copy = stackalloc byte[NetHeaderLayout.HashReportSize];
         int copied = chain.CopyFromReadable(0, copy.Slice(0, size));
         if (copied < size)

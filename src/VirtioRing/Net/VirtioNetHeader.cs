@@ -16,38 +16,52 @@ namespace VirtioRing.Net;
 /// no later fields: they read as zero and are not written.
 /// </summary>
 [DebuggerDisplay("flags={Flags} gso={GsoType} hdr_len={HeaderLength} gso_size={GsoSize} csum={ChecksumStart}+{ChecksumOffset} num_buffers={NumBuffers}")]
-[StructLayout(LayoutKind.Auto)]
+[StructLayout(LayoutKind.Sequential)]
 public partial struct VirtioNetHeader : IEquatable<VirtioNetHeader>
 {
+    // The fields in wire order: with sequential layout they sit at the wire offsets (0, 1, 2, 4, 6, 8, 10,
+    // 12, 16, 18; 20 bytes), so on a little-endian host a little-endian header is read and written as
+    // two or three plain loads and stores (see DecodeLittleEndian / EncodeLittleEndian).
+    private NetHeaderFlags _flags;
+    private NetGsoType _gsoType;
+    private ushort _headerLength;
+    private ushort _gsoSize;
+    private ushort _checksumStart;
+    private ushort _checksumOffset;
+    private ushort _numBuffers;
+    private uint _hashValue;
+    private NetHashReport _hashReport;
+    private ushort _paddingReserved;
+
     /// <summary>Gets or sets <c>flags</c>.</summary>
-    public NetHeaderFlags Flags { get; set; }
+    public NetHeaderFlags Flags { readonly get => _flags; set => _flags = value; }
 
     /// <summary>Gets or sets <c>gso_type</c>.</summary>
-    public NetGsoType GsoType { get; set; }
+    public NetGsoType GsoType { readonly get => _gsoType; set => _gsoType = value; }
 
     /// <summary>Gets or sets <c>hdr_len</c>: the length of the headers to replicate per segment (a hint unless <c>GUEST_HDRLEN</c>).</summary>
-    public ushort HeaderLength { get; set; }
+    public ushort HeaderLength { readonly get => _headerLength; set => _headerLength = value; }
 
     /// <summary>Gets or sets <c>gso_size</c>: the segment payload size (MSS) of a super-frame.</summary>
-    public ushort GsoSize { get; set; }
+    public ushort GsoSize { readonly get => _gsoSize; set => _gsoSize = value; }
 
     /// <summary>Gets or sets <c>csum_start</c>: where checksumming starts (or, with <c>RSC_INFO</c>, the coalesced segment count).</summary>
-    public ushort ChecksumStart { get; set; }
+    public ushort ChecksumStart { readonly get => _checksumStart; set => _checksumStart = value; }
 
     /// <summary>Gets or sets <c>csum_offset</c>: where after <c>csum_start</c> the checksum goes (or, with <c>RSC_INFO</c>, the duplicate ACK count).</summary>
-    public ushort ChecksumOffset { get; set; }
+    public ushort ChecksumOffset { readonly get => _checksumOffset; set => _checksumOffset = value; }
 
     /// <summary>Gets or sets <c>num_buffers</c>: how many receive buffers the frame spans (12- and 20-byte layouts; zero on transmit).</summary>
-    public ushort NumBuffers { get; set; }
+    public ushort NumBuffers { readonly get => _numBuffers; set => _numBuffers = value; }
 
     /// <summary>Gets or sets <c>hash_value</c> (20-byte layout).</summary>
-    public uint HashValue { get; set; }
+    public uint HashValue { readonly get => _hashValue; set => _hashValue = value; }
 
     /// <summary>Gets or sets <c>hash_report</c> (20-byte layout).</summary>
-    public NetHashReport HashReport { get; set; }
+    public NetHashReport HashReport { readonly get => _hashReport; set => _hashReport = value; }
 
     /// <summary>Gets or sets <c>padding_reserved</c> (20-byte layout; zero when written by a conforming side).</summary>
-    public ushort PaddingReserved { get; set; }
+    public ushort PaddingReserved { readonly get => _paddingReserved; set => _paddingReserved = value; }
 
     /// <summary>
     /// Gets the header size for a negotiated set: 20 bytes with <c>HASH_REPORT</c>; 12 with
@@ -165,7 +179,41 @@ public partial struct VirtioNetHeader : IEquatable<VirtioNetHeader>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static VirtioNetHeader Decode(ReadOnlySpan<byte> s, NetHeaderLayout layout)
+    {
+        Debug.Assert(s.Length >= layout.Size, "the caller checked the length");
+        return BitConverter.IsLittleEndian && !layout.BigEndian
+            ? DecodeLittleEndian(ref MemoryMarshal.GetReference(s), layout.Size)
+            : DecodeFields(s, layout);
+    }
+
+    /// <summary>A little-endian header on a little-endian host: the wire bytes are the struct's bytes (the layout's first 10, 12 or 20), the rest zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VirtioNetHeader DecodeLittleEndian(ref byte source, int size)
+    {
+        // One read of the caller's bytes (two or three loads) into a local.
+        var h = default(VirtioNetHeader);
+        ref byte d = ref Unsafe.As<VirtioNetHeader, byte>(ref h);
+        Unsafe.WriteUnaligned(ref d, Unsafe.ReadUnaligned<ulong>(ref source));
+        if (size == NetHeaderLayout.BasicSize)
+        {
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref d, 8), Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref source, 8)));
+        }
+        else if (size == NetHeaderLayout.LegacySize)
+        {
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref d, 8), Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref source, 8)));
+        }
+        else
+        {
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref d, 8), Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref source, 8)));
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref d, 16), Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref source, 16)));
+        }
+
+        return h;
+    }
+
+    private static VirtioNetHeader DecodeFields(ReadOnlySpan<byte> s, NetHeaderLayout layout)
     {
         // One read of the caller's bytes, field by field, into a local: the caller copies guest
         // memory once before calling (or accepts that a racing guest gets what it wrote).
@@ -204,7 +252,42 @@ public partial struct VirtioNetHeader : IEquatable<VirtioNetHeader>
         return h;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private readonly void Encode(Span<byte> d, NetHeaderLayout layout)
+    {
+        Debug.Assert(d.Length >= layout.Size, "the caller checked the length");
+        if (BitConverter.IsLittleEndian && !layout.BigEndian)
+        {
+            EncodeLittleEndian(ref MemoryMarshal.GetReference(d), layout.Size);
+        }
+        else
+        {
+            EncodeFields(d, layout);
+        }
+    }
+
+    /// <summary>A little-endian header on a little-endian host: the struct's first 10, 12 or 20 bytes are the wire bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly void EncodeLittleEndian(ref byte destination, int size)
+    {
+        ref byte s = ref Unsafe.As<VirtioNetHeader, byte>(ref Unsafe.AsRef(in this));
+        Unsafe.WriteUnaligned(ref destination, Unsafe.ReadUnaligned<ulong>(ref s));
+        if (size == NetHeaderLayout.BasicSize)
+        {
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, 8), Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref s, 8)));
+        }
+        else if (size == NetHeaderLayout.LegacySize)
+        {
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, 8), Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref s, 8)));
+        }
+        else
+        {
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, 8), Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref s, 8)));
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, 16), Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref s, 16)));
+        }
+    }
+
+    private readonly void EncodeFields(Span<byte> d, NetHeaderLayout layout)
     {
         d[0] = (byte)Flags;
         d[1] = (byte)GsoType;

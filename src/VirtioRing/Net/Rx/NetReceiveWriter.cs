@@ -128,6 +128,22 @@ public sealed class NetReceiveWriter
     /// <returns>The outcome.</returns>
     public NetReceiveResult Deliver(in VirtioNetHeader header, ReadOnlySpan<byte> frame)
     {
+        if (_heldCount == 0 && frame.Length <= MaxFrameLength)
+        {
+            ulong direct = (ulong)Layout.Size + (ulong)frame.Length;
+            if (TryPopDirect(direct, out DescriptorChain chain, out Span<byte> segment, out NetReceiveStatus status))
+            {
+                int at = WriteHeaderTo(segment, header);
+                frame.CopyTo(segment.Slice(at));
+                return PushDirect(chain, direct);
+            }
+
+            if (status != NetReceiveStatus.Delivered)
+            {
+                return new NetReceiveResult(status, 0, 0);
+            }
+        }
+
         NetReceiveStatus s = Reserve(frame.Length, out int count, out ulong needed);
         if (s != NetReceiveStatus.Delivered)
         {
@@ -186,6 +202,22 @@ public sealed class NetReceiveWriter
         if (length < 0 || (ulong)sourceOffset + (ulong)length > source.ReadableLength)
         {
             ThrowHelper.ThrowArgumentOutOfRange(nameof(length), "The frame range is outside the source chain's readable bytes.");
+        }
+
+        if (_heldCount == 0 && length <= MaxFrameLength)
+        {
+            ulong direct = (ulong)Layout.Size + (ulong)length;
+            if (TryPopDirect(direct, out DescriptorChain chain, out Span<byte> segment, out NetReceiveStatus status))
+            {
+                int at = WriteHeaderTo(segment, header);
+                CopyReadable(source, sourceOffset, segment.Slice(at, length));
+                return PushDirect(chain, direct);
+            }
+
+            if (status != NetReceiveStatus.Delivered)
+            {
+                return new NetReceiveResult(status, 0, 0);
+            }
         }
 
         NetReceiveStatus s = Reserve(length, out int count, out ulong needed);
@@ -356,6 +388,60 @@ public sealed class NetReceiveWriter
 
         count = k;
         return NetReceiveStatus.Delivered;
+    }
+
+    /// <summary>
+    /// The common case with nothing held: pops the next chain and, when its writable part is one segment
+    /// that holds <paramref name="needed"/> bytes, gets that segment — the chain stays a local (never
+    /// stored in the held FIFO) and the caller writes into it and calls <see cref="PushDirect"/>.
+    /// Otherwise the popped chain is held as <see cref="PopOne"/> would hold it and the caller takes the
+    /// general path (<paramref name="status"/> <see cref="NetReceiveStatus.Delivered"/>), or nothing was
+    /// popped and <paramref name="status"/> says why, exactly as <see cref="Reserve"/> would.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryPopDirect(ulong needed, out DescriptorChain chain, out Span<byte> segment, out NetReceiveStatus status)
+    {
+        Debug.Assert(_heldCount == 0, "only with nothing held (pop order)");
+        segment = default;
+        status = NetReceiveStatus.Delivered;
+        PopStatus popped = _queue.TryPopAvailable(out chain);
+        if (popped == PopStatus.Popped)
+        {
+            if (chain.SegmentCount - chain.ReadableCount == 1)
+            {
+                Span<byte> s = chain.GetSpan(chain.ReadableCount);
+                if ((ulong)s.Length >= needed)
+                {
+                    segment = s.Slice(0, (int)needed);
+                    return true;
+                }
+            }
+
+            _held[_heldHead] = chain;
+            _heldCount = 1;
+            _heldDescriptors += chain.DescriptorCount;
+            return false;
+        }
+
+        if (popped == PopStatus.Empty)
+        {
+            status = _heldDescriptors >= _queue.Size ? NetReceiveStatus.FrameTooLarge : NetReceiveStatus.NoBuffers;
+        }
+        else
+        {
+            Forget();
+            status = NetReceiveStatus.QueueBroken;
+        }
+
+        return false;
+    }
+
+    /// <summary>Pushes the chain of <see cref="TryPopDirect"/> with the <paramref name="needed"/> bytes written into it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private NetReceiveResult PushDirect(in DescriptorChain chain, ulong needed)
+    {
+        _queue.PushUsed(chain, (uint)needed);
+        return new NetReceiveResult(NetReceiveStatus.Delivered, 1, (uint)needed);
     }
 
     private NetReceiveStatus PopOne()

@@ -35,6 +35,11 @@ public sealed unsafe partial class PackedDriverQueue
         }
 
         int n = segments.Length;
+        if (n == 1)
+        {
+            return TryAddOne(in segments[0], token);
+        }
+
         if (n == 0)
         {
             ThrowHelper.ThrowArgument(nameof(segments), "A chain has at least one segment.");
@@ -98,9 +103,43 @@ public sealed unsafe partial class PackedDriverQueue
             _availWrap = wrap;
         }
 
+        Record(id, slots, token, (uint)writable);
+        return true;
+    }
+
+    /// <summary>
+    /// The one-segment chain (every receive buffer, every small transmit frame): one descriptor, no
+    /// loop, no indirect decision (a single segment never goes indirect). Same checks as the general
+    /// path: a single segment is always in order and below 2^32 bytes, and the queue is at least one long.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryAddOne(in BufferSegment segment, ulong token)
+    {
+        if (_freeSlots == 0)
+        {
+            return false;
+        }
+
+        Debug.Assert(_freeIdCount > 0, "a free ring slot implies a free buffer id");
+        ushort id = _freeIds[--_freeIdCount];
+        bool writable = segment.IsDeviceWritable;
+        ushort slot = _nextAvail;
+        bool wrap = _availWrap;
+        WriteDescriptor(slot, wrap, segment.Address.Value, segment.Length, id, writable ? (ushort)DescriptorFlags.DeviceWritable : (ushort)0, isHead: true);
+        PackedRing.Advance(ref slot, ref wrap, 1, _size);
+        _nextAvail = slot;
+        _availWrap = wrap;
+        Record(id, 1, token, writable ? segment.Length : 0);
+        return true;
+    }
+
+    /// <summary>Records an added chain of <paramref name="slots"/> ring slots (its id state, the free count, the add order), not yet published.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Record(ushort id, int slots, ulong token, uint writable)
+    {
         ref IdState state = ref _ids[id];
         state.Token = token;
-        state.WritableLength = (uint)writable;
+        state.WritableLength = writable;
         state.Slots = (ushort)slots;
         state.AddEpoch = _publishEpoch;
         _outstandingCount++;
@@ -114,7 +153,6 @@ public sealed unsafe partial class PackedDriverQueue
 
         _addedChains++;
         _addedSlots += slots;
-        return true;
     }
 
     /// <inheritdoc/>

@@ -16,6 +16,11 @@ public sealed unsafe partial class SplitDriverQueue
         }
 
         int count = segments.Length;
+        if (count == 1)
+        {
+            return TryAddOne(in segments[0], token);
+        }
+
         if ((uint)(count - 1) >= (uint)Layout.Size)
         {
             ThrowHelper.ThrowArgument(nameof(segments), "A chain has at least one segment and at most the queue size.");
@@ -55,11 +60,39 @@ public sealed unsafe partial class SplitDriverQueue
         ushort last = indirect ? WriteIndirect(head, segments) : WriteDirect(head, segments);
         _freeHead = _next[last];
         _freeCount -= needed;
+        Record(head, last, needed, token, (uint)writable);
+        return true;
+    }
 
+    /// <summary>
+    /// The one-segment chain (every receive buffer, every small transmit frame): one descriptor, no
+    /// loop, no indirect decision (a single segment never goes indirect). Same checks as the general
+    /// path: a single segment is always in order and below 2^32 bytes, and the queue is at least one long.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryAddOne(in BufferSegment segment, ulong token)
+    {
+        if (_freeCount == 0)
+        {
+            return false;
+        }
+
+        ushort head = _freeHead;
+        SplitRing.WriteDescriptor(_descriptors + (head * Descriptor.Size), segment.Address.Value, segment.Length, (ushort)Flags(segment), 0);
+        _freeHead = _next[head];
+        _freeCount--;
+        Record(head, head, 1, token, segment.IsDeviceWritable ? segment.Length : 0);
+        return true;
+    }
+
+    /// <summary>Records an added chain (its bookkeeping and its avail ring entry), not yet published.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Record(ushort head, ushort last, int needed, ulong token, uint writable)
+    {
         ushort position = _nextAvail;
         ref HeadState state = ref _heads[head];
         state.Token = token;
-        state.WritableLength = (uint)writable;
+        state.WritableLength = writable;
         state.Last = last;
         state.Descriptors = (ushort)needed;
         state.AvailPosition = position;
@@ -74,7 +107,6 @@ public sealed unsafe partial class SplitDriverQueue
         }
 
         _nextAvail = unchecked((ushort)(position + 1));
-        return true;
     }
 
     /// <inheritdoc/>

@@ -65,6 +65,23 @@ public class VirtioNetHeaderTests
         Assert.All(buffer.AsSpan(bytes.Length).ToArray(), b => Assert.Equal(0xEE, b));
     }
 
+    [Theory]
+    [InlineData(10)]
+    [InlineData(12)]
+    [InlineData(20)]
+    public void Read_SourceLongerThanLayout_FieldsPastItZero(int size)
+    {
+        // The little-endian fast path loads whole words: bytes after the layout must not leak into the header.
+        var bytes = new byte[32];
+        bytes.AsSpan().Fill(0xEE);
+        Hash20.AsSpan(0, size).CopyTo(bytes);
+        VirtioNetHeader h = VirtioNetHeader.Read(bytes, LayoutOf(size, false));
+        Assert.Equal(VirtioNetHeader.Read(Hash20.AsSpan(0, size), LayoutOf(size, false)), h);
+        Assert.Equal(size >= 12 ? 3 : 0, h.NumBuffers);
+        Assert.Equal(size == 20 ? 0x12345678u : 0u, h.HashValue);
+        Assert.Equal(0, h.PaddingReserved);
+    }
+
     [Fact]
     public void Write_LegacyLayoutWithHashFields_DropsThem()
     {
