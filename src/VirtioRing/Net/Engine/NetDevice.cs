@@ -47,8 +47,12 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
     /// <summary>The longest frame the engine copies for software offloads: a 65535-byte IP packet with an Ethernet header and two VLAN tags, rounded up.</summary>
     internal const int MaxFrameBytes = 65664;
 
-    /// <summary>The longest transmit frame handed on: a 65535-byte IP packet behind an Ethernet header and two VLAN tags (14 + 8).</summary>
-    internal const int MaxTransmitFrameBytes = 65535 + 14 + 8;
+    /// <summary>
+    /// The longest transmit frame handed on: an IPv6 packet with a full 65535-byte payload (the
+    /// 40-byte fixed header is not counted in its payload length) behind an Ethernet header and
+    /// two VLAN tags (14 + 8). IPv4's total length includes its header, so IPv4 frames are shorter.
+    /// </summary>
+    internal const int MaxTransmitFrameBytes = 65535 + 40 + 14 + 8;
 
     /// <summary>The link header a small-buffer guest's receive limit allows besides the MTU: Ethernet (14) plus one VLAN tag (4).</summary>
     internal const int ReceiveLinkHeaderBytes = 18;

@@ -286,14 +286,7 @@ public class NetReceiveWriterTests
             }
         }
 
-        Round();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++)
-        {
-            Round();
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, SteadyStateAllocation.Measure(Round, 200));
     }
 
     [Property(MaxTest = 300)]

@@ -38,8 +38,13 @@ public class BrokenQueueTests
     public void CorruptTransmitRing_OnlyThatQueueBreaks_OtherPairAndGuestsKeepPassingTraffic(bool packed, RingCorruption corruption)
     {
         using var lan = new GuestLan(3, i => GuestLan.Options(i, packed, pairs: i == C ? 1 : 2));
-        var faults = new List<NetQueueFaultEventArgs>();
-        lan[A].Device.QueueBroken += (_, e) => faults.Add(e);
+        var faults = new System.Collections.Concurrent.ConcurrentQueue<NetQueueFaultEventArgs>();
+        using var raised = new System.Threading.ManualResetEventSlim();
+        lan[A].Device.QueueBroken += (_, e) =>
+        {
+            faults.Enqueue(e);
+            raised.Set();
+        };
         Learn(lan);
         int seq = 0;
 
@@ -49,6 +54,8 @@ public class BrokenQueueTests
         Corrupt(lan, corruption, ref seq);
         lan.PollPair(A, 1);
 
+        // The event is raised on the thread pool (never on a worker or under a device lock).
+        Assert.True(raised.Wait(TimeSpan.FromSeconds(30)), "QueueBroken was not raised");
         NetQueueFaultEventArgs fault = Assert.Single(faults);
         Assert.Equal(BrokenTx, fault.QueueIndex);
         Assert.NotEqual(VirtqueueFault.None, fault.Fault);

@@ -1,3 +1,4 @@
+using VirtioRing.TestKit;
 using System;
 using VirtioRing.Queues;
 using Xunit;
@@ -45,18 +46,7 @@ public class PackedAllocationTests
             rig.Device.EnableNotifications();
         }
 
-        for (int i = 0; i < 100; i++)
-        {
-            Batch();
-        }
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
-        {
-            Batch();
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, SteadyStateAllocation.Measure(Batch, 1000));
         Assert.Equal(0, rig.Driver.Outstanding);
     }
 }
