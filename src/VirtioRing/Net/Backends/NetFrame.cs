@@ -108,6 +108,16 @@ public readonly ref struct NetFrame
     public ReadOnlySpan<byte> Peek(int count, Span<byte> scratch)
     {
         count = Math.Min(count, Length);
+        if (IsChain && _chain.ReadableCount > 0)
+        {
+            // The common case (header and frame in one buffer): the peek lies in the first segment past the offset.
+            ReadOnlySpan<byte> first = _chain.GetSpan(0);
+            if ((ulong)_offset + (ulong)count <= (ulong)first.Length)
+            {
+                return first.Slice((int)_offset, count);
+            }
+        }
+
         SegmentEnumerator e = GetSegments();
         if (e.MoveNext() && e.Current.Length >= count)
         {

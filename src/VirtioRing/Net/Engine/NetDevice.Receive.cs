@@ -195,6 +195,9 @@ public sealed partial class NetDevice
         return (carried & needed) == needed && (carried & NetOffloads.Checksum) != 0;
     }
 
+    /// <summary>Gets whether automatic receive steering was ever negotiated (<see cref="RecordTransmit"/> has work only then).</summary>
+    internal bool AutomaticSteeringUsed => _automaticUsed;
+
     [SkipLocalsInit]
     internal void RecordTransmit(in DescriptorChain chain, uint offset, int length, int pair)
     {

@@ -376,6 +376,12 @@ public sealed partial class NetQueuePair
         int pushed = 0;
         bool touched = false;
         _blockedOnBackend = false;
+
+        // Fixed while a round runs (set at negotiation / construction): read once per batch, not per frame.
+        INetBackend backend = _device.Backend;
+        NetOffloads carried = backend.Offloads;
+        NetHeaderLayout layout = _device.Layout;
+        NetFeatures negotiated = _device.Negotiated;
         while (done < budget)
         {
             DescriptorChain chain;
@@ -404,7 +410,7 @@ public sealed partial class NetQueuePair
                 }
             }
 
-            NetHeaderError e = VirtioNetHeader.ReadTransmit(chain, _device.Layout, _device.Negotiated, out VirtioNetHeader header, out int length);
+            NetHeaderError e = VirtioNetHeader.ReadTransmit(chain, layout, negotiated, out VirtioNetHeader header, out int length);
             NetTransmitStatus status;
             if (e != NetHeaderError.None || length > NetDevice.MaxTransmitFrameBytes)
             {
@@ -419,7 +425,7 @@ public sealed partial class NetQueuePair
                 // receive-side flags a peer guest must not be able to forge.
                 header.Flags &= NetHeaderFlags.NeedsChecksum;
                 touched = true;
-                status = Transmit(chain, header, length);
+                status = Transmit(backend, carried, chain, header, length);
                 if (status == NetTransmitStatus.Busy)
                 {
                     _held = chain;
@@ -456,7 +462,7 @@ public sealed partial class NetQueuePair
 
         if (touched)
         {
-            _device.Backend.FlushTransmit(BackendQueue);
+            backend.FlushTransmit(BackendQueue);
         }
 
         if (pushed > 0)
@@ -477,13 +483,15 @@ public sealed partial class NetQueuePair
         _device.ReleaseBackendQueue(BackendQueue, Index, wake);
     }
 
-    private NetTransmitStatus Transmit(in DescriptorChain chain, in VirtioNetHeader header, int length)
+    private NetTransmitStatus Transmit(INetBackend backend, NetOffloads carried, in DescriptorChain chain, in VirtioNetHeader header, int length)
     {
         uint offset = (uint)_device.Layout.Size;
-        _device.RecordTransmit(chain, offset, length, Index);
-        NetOffloads carried = _device.Backend.Offloads;
+        if (_device.AutomaticSteeringUsed)
+        {
+            _device.RecordTransmit(chain, offset, length, Index);
+        }
+
         NetGsoType gso = header.GsoType;
-        INetBackend backend = _device.Backend;
         if (gso != NetGsoType.None)
         {
             if (NetDevice.Carries(carried, gso, IsIPv6(chain, offset, length)))
