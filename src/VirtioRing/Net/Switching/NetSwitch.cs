@@ -30,7 +30,7 @@ namespace VirtioRing.Net.Switching;
 /// package); an observable gauge over the snapshot is a few lines for the host.</para>
 /// </remarks>
 [DebuggerDisplay("{PortCount} ports, {MacCount} addresses")]
-public sealed partial class NetSwitch
+public sealed partial class NetSwitch : IDisposable
 {
     private readonly NetSwitchPort?[] _ports;
     private readonly object _gate = new();
@@ -95,6 +95,10 @@ public sealed partial class NetSwitch
         _learnLimit = options.MaxLearnedAddressesPerPort ?? Math.Max(1, options.MacTableCapacity / options.MaxPorts);
         _lossless = options.FlowControl == NetSwitchFlowControl.Lossless;
         _ports = new NetSwitchPort?[options.MaxPorts];
+        if (options.MeterName is { } meterName)
+        {
+            InitializeMetrics(meterName);
+        }
     }
 
     /// <summary>Gets the options.</summary>

@@ -48,4 +48,11 @@ public sealed class NetSwitchOptions
 
     /// <summary>Gets the clock for MAC aging (default: <see cref="System.Diagnostics.Stopwatch"/>).</summary>
     public INetSwitchClock? Clock { get; init; }
+
+    /// <summary>
+    /// Gets the name of a <see cref="System.Diagnostics.Metrics.Meter"/> the per-port counters are published through
+    /// (observable counters read at collection time), or <see langword="null"/> (the default) for none. A switch with a
+    /// meter should be disposed to unregister it.
+    /// </summary>
+    public string? MeterName { get; init; }
 }
