@@ -89,6 +89,7 @@ public sealed class InProcessGuest : IDisposable
             WorkerMode = options.WorkerMode,
             BatchSize = options.BatchSize,
             Name = options.Name,
+            SignalFactory = options.SignalFactory,
         });
 
         GuestMemory? memory = null;

@@ -40,6 +40,9 @@ public sealed class InProcessGuestOptions
     /// <summary>Gets the size of each transmit buffer (frames longer than one go as chains of several).</summary>
     public int TxBufferSize { get; init; } = 2048;
 
+    /// <summary>Gets the factory of the device's per-pair worker signals (<see cref="NetDeviceOptions.SignalFactory"/>), or <see langword="null"/> for a <see cref="Doorbell"/> each.</summary>
+    public System.Func<int, WorkerSignal>? SignalFactory { get; init; }
+
     /// <summary>Gets the device's name (metrics tag).</summary>
     public string Name { get; init; } = "guest";
 }
