@@ -48,7 +48,9 @@ public class InterGuestTwoThreadBenchmarks
     {
         Check();
         Console.WriteLine($"// InterGuestTwoThread {Layout} {FrameLength} B: {_rig.Sent} frames sent, {_rig.Received} received, " +
-            $"{_rig.Drops} dropped, A's chain held (B out of buffers) {_rig.HeldRetries} times, B's no-buffer attempts {_rig.NoBufferAttempts}, retries without a wake-up {_rig.WakeTimeouts}");
+            $"{_rig.Drops} dropped, A's chain held (B out of buffers) in {_rig.HoldEpisodes} episodes with {_rig.HeldRetries} Busy answers in all, " +
+            $"B's no-buffer attempts {_rig.NoBufferAttempts}, wake-ups {_rig.WakeUps}, retries after a timed-out spin {_rig.WakeTimeouts} " +
+            $"(of which while B's side made no progress, i.e. was not running: {_rig.StalledTimeouts})");
         _rig.Dispose();
     }
 

@@ -34,6 +34,7 @@ internal sealed class InterGuestTwoThreadRig : IDisposable
     private long _received;
     private int _stop;
     private int _verify;
+    private bool _holding;
     private Exception? _failure;
     private FrameReceiver _receiver;
 
@@ -65,8 +66,26 @@ internal sealed class InterGuestTwoThreadRig : IDisposable
     /// <summary>Gets how often A's device was told Busy and kept A's chain (the switch held it: B had no buffers).</summary>
     public long HeldRetries => _guests.A.Device.GetCounters(1).Busy;
 
+    /// <summary>
+    /// Gets how often A's chain became held (one hold episode: from the first Busy until the chain goes). Every retry
+    /// within an episode is counted again by <see cref="HeldRetries"/> and, when it follows a timed-out spin, by
+    /// <see cref="WakeTimeouts"/>, so a single long stall of B's side adds many of those and only one of these.
+    /// </summary>
+    public long HoldEpisodes { get; private set; }
+
+    /// <summary>Gets how often A, holding a chain, saw its pair signalled during the bounded spin (B's refill kick, or an earlier notification).</summary>
+    public long WakeUps { get; private set; }
+
     /// <summary>Gets how often A, holding a chain, retried without a wake-up after its bounded spin.</summary>
     public long WakeTimeouts { get; private set; }
+
+    /// <summary>
+    /// Gets the <see cref="WakeTimeouts"/> during which B's side received nothing (its count did not move for the whole
+    /// spin): B was not running (pre-empted), so there was no refill to be woken by. The rest — B received frames during
+    /// the spin and A saw no wake-up — is what a lost wake-up would look like (or B's batch finished just before the
+    /// hold, a benign race), and should stay near 0.
+    /// </summary>
+    public long StalledTimeouts { get; private set; }
 
     /// <summary>Gets how often B's device found no receive buffer for a delivery (each such attempt was held, not dropped).</summary>
     public long NoBufferAttempts => _guests.B.Device.GetCounters(0).NoBuffer;
@@ -178,20 +197,37 @@ internal sealed class InterGuestTwoThreadRig : IDisposable
         pair.Poll(_batch);
         if (!pair.HasHeldChain)
         {
+            _holding = false;
             return;
         }
 
+        if (!_holding)
+        {
+            _holding = true;
+            HoldEpisodes++;
+        }
+
+        // The pair signal is what B's refill kick sets (through the switch's waiter and A's host.Wake); A's own
+        // transmit kicks set it too, so a wake-up here is "signalled", not necessarily "B refilled".
+        long receivedBefore = Volatile.Read(ref _received);
         WorkerSignal wake = pair.Signal;
         for (int i = 0; !wake.Wait(0); i++)
         {
             if (i == WakeSpinLimit)
             {
                 WakeTimeouts++;
+                if (Volatile.Read(ref _received) == receivedBefore)
+                {
+                    StalledTimeouts++;
+                }
+
                 return;
             }
 
             Thread.SpinWait(4);
         }
+
+        WakeUps++;
     }
 
     private static long PortDrops(InProcessGuest guest)
