@@ -25,6 +25,11 @@ public sealed partial class NetSwitch
         }
     }
 
+    /// <summary>Whether <see cref="PrivateCopyIfFiltered"/> copies this frame: a filter is installed and the frame may live in guest memory.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private bool NeedsPrivateCopy(NetSwitchPort from, in NetFrame sent) =>
+        Volatile.Read(ref _filterRefs) != 0 && (from.IsGuest || sent.IsChain);
+
     /// <summary>
     /// While any filter is installed, copies a frame that lives in the sender's guest memory once into the sender
     /// queue's own buffer, so the addresses, every filter and every receiver read the same bytes (a sending guest's other
@@ -36,7 +41,7 @@ public sealed partial class NetSwitch
     private NetFrame PrivateCopyIfFiltered(NetSwitchPort from, SenderQueue sq, in NetFrame sent, out bool tooLong)
     {
         tooLong = false;
-        if (Volatile.Read(ref _filterRefs) == 0 || (!from.IsGuest && !sent.IsChain))
+        if (!NeedsPrivateCopy(from, sent))
         {
             return sent;
         }

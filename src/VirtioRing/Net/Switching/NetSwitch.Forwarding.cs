@@ -19,7 +19,6 @@ public sealed partial class NetSwitch
     }
 
     /// <summary>Forwards one frame a port sent on one of its queues.</summary>
-    [SkipLocalsInit]
     internal NetTransmitStatus Forward(NetSwitchPort from, SenderQueue sq, in NetFrame sent)
     {
         if (from.IsRemoved)
@@ -28,24 +27,60 @@ public sealed partial class NetSwitch
             return NetTransmitStatus.Dropped;
         }
 
-        // With filters installed, everything below reads one private copy (NetSwitch.Filtering.cs).
-        NetFrame frame = PrivateCopyIfFiltered(from, sq, sent, out bool tooLong);
+        // With filters installed, everything below reads one private copy (NetSwitch.Filtering.cs). Without, the
+        // sender's frame is switched by reference: no copy of the (large) NetFrame struct per frame.
+        if (NeedsPrivateCopy(from, sent))
+        {
+            return ForwardPrivateCopy(from, sq, sent);
+        }
 
+        return ForwardFrame(from, sq, sent);
+    }
+
+    /// <summary>Takes the private copy (<see cref="PrivateCopyIfFiltered"/>) and forwards it; out of the common path.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private NetTransmitStatus ForwardPrivateCopy(NetSwitchPort from, SenderQueue sq, in NetFrame sent)
+    {
+        NetFrame frame = PrivateCopyIfFiltered(from, sq, sent, out bool tooLong);
+        if (tooLong)
+        {
+            RefreshNow(sq);
+            return DropBadFrame(sq, sent.Length);
+        }
+
+        return ForwardFrame(from, sq, frame);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RefreshNow(SenderQueue sq)
+    {
         if (!sq.NowValid)
         {
             sq.Now = _clock.GetTimestamp();
             sq.NowValid = true;
         }
+    }
+
+    private static NetTransmitStatus DropBadFrame(SenderQueue sq, int length)
+    {
+        sq.Holding = false;
+        sq.InFrames++;
+        sq.InBytes += length;
+        sq.InBadFrame++;
+        return NetTransmitStatus.Dropped;
+    }
+
+    /// <summary>The forwarding decision for a frame the switch may read in place (its own copy, or no filters).</summary>
+    [SkipLocalsInit]
+    private NetTransmitStatus ForwardFrame(NetSwitchPort from, SenderQueue sq, in NetFrame frame)
+    {
+        RefreshNow(sq);
 
         Span<byte> scratch = stackalloc byte[12];
         ReadOnlySpan<byte> ethernet = frame.Peek(12, scratch);
-        if (ethernet.Length < 12 || tooLong)
+        if (ethernet.Length < 12)
         {
-            sq.Holding = false;
-            sq.InFrames++;
-            sq.InBytes += sent.Length;
-            sq.InBadFrame++;
-            return NetTransmitStatus.Dropped;
+            return DropBadFrame(sq, frame.Length);
         }
 
         ulong destination = MacAddress.ReadKey(ethernet);
