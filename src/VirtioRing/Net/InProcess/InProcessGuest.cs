@@ -183,21 +183,15 @@ public sealed class InProcessGuest : IDisposable
 
     private static NetDriverOptions DriverOptions(InProcessGuestOptions o, GuestMemory memory, GuestAddress area, ulong length, NetFeatures wanted)
     {
-        var d = new NetDriverOptions(memory, area, length)
+        var defaults = new NetDriverOptions(memory, area, length);
+        return new NetDriverOptions(memory, area, length)
         {
             WantedFeatures = wanted,
             QueuePairs = o.QueuePairs,
             MergeableBufferSize = o.MergeableBufferSize,
             TxBufferSize = o.TxBufferSize,
+            TxQueueSelector = o.TxQueueSelector ?? defaults.TxQueueSelector,
         };
-        return o.TxQueueSelector is { } s ? new NetDriverOptions(memory, area, length)
-        {
-            WantedFeatures = wanted,
-            QueuePairs = o.QueuePairs,
-            MergeableBufferSize = o.MergeableBufferSize,
-            TxBufferSize = o.TxBufferSize,
-            TxQueueSelector = s,
-        } : d;
     }
 
     /// <summary>A driver's kick for one queue: the device's notification.</summary>
