@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using System.Runtime.InteropServices;
 using Tmds.Linux;
 using VirtioRing.Linux.Interop;
@@ -129,9 +130,9 @@ public sealed unsafe partial class TapBackend
     {
         iovec* iov = q.Iov;
         iov[0].iov_base = q.ReceiveBuffer;
-        iov[0].iov_len = (nuint)(headerSize + TapQueue.MaxReceiveFrame);
+        iov[0].iov_len = (size_t)(headerSize + TapQueue.MaxReceiveFrame);
         iov[1].iov_base = q.Probe;
-        iov[1].iov_len = 1;
+        iov[1].iov_len = (size_t)1;
         return Read(q, iov, 2, out failure);
     }
 

@@ -44,7 +44,7 @@ public sealed unsafe partial class TapBackend
             frame.Header.Write(new Span<byte>(q.Header, headerSize), LayoutFor(headerSize));
             iovec* iov = q.Iov;
             iov[0].iov_base = q.Header;
-            iov[0].iov_len = (nuint)headerSize;
+            iov[0].iov_len = (size_t)headerSize;
             while (true)
             {
                 n = frame.IsChain ? WriteChain(q, frame) : WriteSpan(q, frame);
@@ -104,7 +104,7 @@ public sealed unsafe partial class TapBackend
             // A chain's pieces are guest memory: native, mapped and unmoving while the chain is held (for
             // the length of this call), so their address is taken without pinning.
             iov[count].iov_base = Unsafe.AsPointer(ref MemoryMarshal.GetReference(piece));
-            iov[count].iov_len = (nuint)piece.Length;
+            iov[count].iov_len = (size_t)piece.Length;
             count++;
         }
 
@@ -120,7 +120,7 @@ public sealed unsafe partial class TapBackend
         {
             // A span frame may be managed memory (the engine's software-checksum copy): pinned for the call.
             iov[1].iov_base = p;
-            iov[1].iov_len = (nuint)bytes.Length;
+            iov[1].iov_len = (size_t)bytes.Length;
             return Tun.writev(q.Fd, iov, 2);
         }
     }
@@ -139,7 +139,7 @@ public sealed unsafe partial class TapBackend
         int length = frame.CopyTo(new Span<byte>(bounce, MaxTransmitFrame));
         iovec* iov = q.Iov;
         iov[1].iov_base = bounce;
-        iov[1].iov_len = (nuint)length;
+        iov[1].iov_len = (size_t)length;
         return Tun.writev(q.Fd, iov, 2);
     }
 

@@ -37,7 +37,7 @@ namespace VirtioRing.Linux.Tap;
 /// <para>Allocation-free per frame: I/O vectors and header buffers are native and preallocated per queue.</para>
 /// </remarks>
 [DebuggerDisplay("TAP {Name}, {QueueCount} queue(s), offloads {Offloads}")]
-public sealed unsafe partial class TapBackend : INetBackend, IDisposable
+public sealed unsafe partial class TapBackend : INetBackend, INetBackendQueueAware, IDisposable
 {
     /// <summary>The longest frame written: an IPv6 packet with a 65535-byte payload, its Ethernet header and two VLAN tags (as the engine's own limit).</summary>
     internal const int MaxTransmitFrame = 65535 + 40 + 14 + 8;

@@ -45,6 +45,7 @@ internal sealed unsafe class TapQueue : INotifier
         Fd = (int)handle.DangerousGetHandle();
         _header = (byte*)NativeMemory.AllocZeroed(HeaderArea);
         _iov = (iovec*)NativeMemory.AllocZeroed((nuint)(Tun.IOV_MAX * sizeof(iovec)));
+        Reader = new TapDirectReader(owner, this);
     }
 
     /// <summary>The queue's lock: held around every <c>readv</c>/<c>writev</c> and by <see cref="Close"/>.</summary>
@@ -56,6 +57,9 @@ internal sealed unsafe class TapQueue : INotifier
     public int Fd { get; }
 
     public SafeFileDescriptor Handle => _handle;
+
+    /// <summary>Gets the queue's reader for <see cref="INetDirectReceiveHost.ReceiveDirect"/>.</summary>
+    public TapDirectReader Reader { get; }
 
     /// <summary>Gets whether <see cref="Close"/> ran (checked under the lock before any I/O).</summary>
     public bool Closed { get; private set; }

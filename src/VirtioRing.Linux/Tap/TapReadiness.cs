@@ -28,8 +28,8 @@ internal sealed unsafe class TapReadiness : IDisposable
     private const int EventBatch = 32;
 #endif
     private const ulong StopToken = ulong.MaxValue;
-    private const uint InputEvents = 0x001 | 0x2000 | 0x8000_0000;   // EPOLLIN | EPOLLRDHUP | EPOLLET
-    private const uint OutputEvent = 0x004;                        // EPOLLOUT
+    internal const uint InputEvents = 0x001 | 0x2000 | 0x8000_0000;   // EPOLLIN | EPOLLRDHUP | EPOLLET
+    internal const uint OutputEvent = 0x004;                        // EPOLLOUT
 
     private readonly TapBackend _owner;
     private readonly string _name;
@@ -53,7 +53,7 @@ internal sealed unsafe class TapReadiness : IDisposable
         {
             _stop = new EventFd();
             using var stop = new FdRef(_stop.Handle);
-            Control(LibC.EPOLL_CTL_ADD, stop.Value, LibC.EPOLLIN, StopToken);
+            Control(LibC.EPOLL_CTL_ADD, stop.Value, (uint)LibC.EPOLLIN, StopToken);
         }
         catch
         {
