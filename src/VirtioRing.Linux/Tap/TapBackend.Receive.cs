@@ -80,6 +80,9 @@ public sealed unsafe partial class TapBackend
                     }
                 }
 
+                // Delivered under the queue's lock (the buffer is freed by Close under it). Lock order: this path
+                // runs only for a host that lends no buffers, so no host lock is ever held around a queue's gate
+                // here; the direct path is the reverse (host lock, then queue gate) and never meets this one.
                 byte* buffer = q.ReceiveBuffer;
                 VirtioNetHeader header = VirtioNetHeader.Read(new ReadOnlySpan<byte>(buffer, headerSize), LayoutFor(headerSize));
                 result = host.Deliver(q.Index, NetFrame.FromSpan(header, new ReadOnlySpan<byte>(buffer + headerSize, n - headerSize)));

@@ -203,6 +203,8 @@ public sealed unsafe class TapDevice : IDisposable
     /// ignored on write and zero on read). Device-wide: a write in flight on another queue must use
     /// the same size, which <see cref="TapBackend"/> makes sure of.
     /// </summary>
+    /// <remarks>A <see cref="TapBackend"/> on this device sets the size itself (to the guest's) and keeps
+    /// what it set: do not change it under a running backend, or its frames carry the wrong header.</remarks>
     /// <param name="size">10, 12 or 20 (the virtio-net layouts).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not 10, 12 or 20.</exception>
     /// <exception cref="LinuxException">The ioctl failed (<c>EBADFD</c>: the device was deleted).</exception>

@@ -28,7 +28,7 @@ internal sealed unsafe class TapReadiness : IDisposable
     private const int EventBatch = 32;
 #endif
     private const ulong StopToken = ulong.MaxValue;
-    internal const uint InputEvents = 0x001 | 0x2000 | 0x8000_0000;   // EPOLLIN | EPOLLRDHUP | EPOLLET
+    internal const uint InputEvents = 0x001 | 0x8000_0000;   // EPOLLIN | EPOLLET (EPOLLERR and EPOLLHUP are always reported)
     internal const uint OutputEvent = 0x004;                        // EPOLLOUT
 
     private readonly TapBackend _owner;

@@ -46,7 +46,7 @@ public sealed class TapLayoutTests
         #ifdef TUN_F_USO4
             P(TUN_F_USO4); P(TUN_F_USO6);
         #endif
-            printf("EPOLLIN|EPOLLRDHUP|EPOLLET=%lld\n", (long long)(unsigned)(EPOLLIN | EPOLLRDHUP | EPOLLET));
+            printf("EPOLLIN|EPOLLET=%lld\n", (long long)(unsigned)(EPOLLIN | EPOLLET));
             P(EPOLLOUT); P(EBADFD); P(EAGAIN); P(EINVAL); P(EIO); P(ENOBUFS); P(EMSGSIZE);
             return 0;
         }
@@ -92,7 +92,7 @@ public sealed class TapLayoutTests
             ["TUN_F_UFO"] = Tun.TUN_F_UFO,
             ["TUN_F_USO4"] = Tun.TUN_F_USO4,
             ["TUN_F_USO6"] = Tun.TUN_F_USO6,
-            ["EPOLLIN|EPOLLRDHUP|EPOLLET"] = TapReadiness.InputEvents,
+            ["EPOLLIN|EPOLLET"] = TapReadiness.InputEvents,
             ["EPOLLOUT"] = TapReadiness.OutputEvent,
             ["EBADFD"] = LibC.EBADFD,
             ["EAGAIN"] = LibC.EAGAIN,
