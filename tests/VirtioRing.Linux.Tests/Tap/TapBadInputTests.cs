@@ -65,13 +65,7 @@ public sealed class TapBadInputTests
         // No receive GSO and no mergeable buffers: the guest posts MTU-sized buffers and the device lends
         // one per frame. The TAP's MTU is raised so the kernel sends one 8 KB frame, which cannot fit.
         const NetFeatures ReceiveGso = NetFeatures.GuestTso4 | NetFeatures.GuestTso6 | NetFeatures.GuestUso4 | NetFeatures.GuestUso6 | NetFeatures.MrgRxBuf;
-        using TapLab lab = TapLab.Create(guest: o => new VirtioRing.Net.InProcess.InProcessGuestOptions
-        {
-            Mac = o.Mac,
-            QueuePairs = o.QueuePairs,
-            Name = o.Name,
-            DriverFeatures = o.DriverFeatures & ~ReceiveGso,
-        });
+        using TapLab lab = TapLab.Create(guest: o => TapLab.WithoutFeatures(o, ReceiveGso));
         lab.Namespace.Ip("link", "set", "dev", lab.TapName, "mtu", "9000");
         using System.Net.Sockets.Socket socket = lab.Namespace.Enter(() =>
         {

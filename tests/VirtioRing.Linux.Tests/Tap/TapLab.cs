@@ -122,6 +122,15 @@ internal sealed class TapLab : IDisposable
         }
     }
 
+    /// <summary>The guest options with some driver features left out.</summary>
+    public static InProcessGuestOptions WithoutFeatures(InProcessGuestOptions o, NetFeatures drop) => new()
+    {
+        Mac = o.Mac,
+        QueuePairs = o.QueuePairs,
+        Name = o.Name,
+        DriverFeatures = o.DriverFeatures & ~drop,
+    };
+
     /// <summary>Sends a frame on a pair, reclaiming used transmit buffers until there is room (bounded).</summary>
     public void Send(byte[] frame, VirtioNetHeader header = default, int pair = 0)
     {

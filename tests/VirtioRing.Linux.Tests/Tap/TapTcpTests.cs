@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Threading.Tasks;
 using VirtioRing.Linux.Tests.Infrastructure;
+using VirtioRing.Net;
 using Xunit;
 
 namespace VirtioRing.Linux.Tests.Tap;
@@ -19,10 +20,13 @@ public sealed class TapTcpTests
 {
     private const int Bytes = 1 << 20;
 
-    [RootFact]
-    public async Task Guest_TcpBothWaysWithTsoAndChecksumOffload_PayloadHashesMatch()
+    [RootTheory]
+    [InlineData(true)]    // HASH_REPORT: 20-byte headers
+    [InlineData(false)]   // 12-byte headers
+    public async Task Guest_TcpBothWaysWithTsoAndChecksumOffload_PayloadHashesMatch(bool hashReport)
     {
-        using TapLab lab = TapLab.Create();
+        using TapLab lab = TapLab.Create(guest: o => TapLab.WithoutFeatures(o, hashReport ? NetFeatures.None : NetFeatures.HashReport));
+        Assert.Equal(hashReport ? 20 : 12, lab.Guest.Device.Layout.Size);
         using Socket listener = lab.Namespace.Enter(() =>
         {
             var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

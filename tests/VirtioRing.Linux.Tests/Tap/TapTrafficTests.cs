@@ -36,10 +36,13 @@ public sealed class TapTrafficTests
         Assert.True(lab.Backend.GetCounters(0).ReceivedFrames >= 1);
     }
 
-    [RootFact]
-    public void Guest_IcmpEchoRequests_KernelEchoesEachWithValidChecksums()
+    [RootTheory]
+    [InlineData(true)]    // HASH_REPORT: 20-byte headers
+    [InlineData(false)]   // 12-byte headers
+    public void Guest_IcmpEchoRequests_KernelEchoesEachWithValidChecksums(bool hashReport)
     {
-        using TapLab lab = TapLab.Create();
+        using TapLab lab = TapLab.Create(guest: o => TapLab.WithoutFeatures(o, hashReport ? NetFeatures.None : NetFeatures.HashReport));
+        Assert.Equal(hashReport ? 20 : 12, lab.Guest.Device.Layout.Size);
         byte[] data = new byte[56];
         for (ushort seq = 1; seq <= 20; seq++)
         {
@@ -58,6 +61,7 @@ public sealed class TapTrafficTests
             Assert.True(icmp.Slice(8).SequenceEqual(data), $"echo {seq}: the data differs");
         }
 
+        Assert.Equal(lab.Guest.Device.Layout.Size, lab.Backend.Device.VnetHeaderSize);   // the TAP follows the guest's header
         var c = lab.Backend.GetCounters(0);
         Assert.Equal(20, c.TransmittedFrames);
         Assert.True(c.ReceivedFrames >= 20, c.ToString());
