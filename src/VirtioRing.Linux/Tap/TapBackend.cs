@@ -261,13 +261,10 @@ public sealed unsafe partial class TapBackend : INetBackend, INetBackendQueueAwa
             }
         }
 
-        if (count > 0)
+        // A queue attached again may already hold frames (and its edge may have come while nobody polled it): let its worker look.
+        for (int i = 0; i < count; i++)
         {
-            // A queue attached again may already hold frames: let its worker look.
-            for (int i = 0; i < count; i++)
-            {
-                WakeHost(i);
-            }
+            WakeHost(i);
         }
     }
 
