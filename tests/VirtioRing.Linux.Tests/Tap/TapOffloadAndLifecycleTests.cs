@@ -109,12 +109,22 @@ public sealed class TapOffloadAndLifecycleTests
         TapQueue q = lab.Backend.GetQueue(0);
         var readiness = new TapReadiness(lab.Backend, lab.TapName);
         readiness.Add(q);
+        readiness.Start();
         readiness.Dispose();
 
         // What a queue's thread does when Detach disposes the readiness under it (EAGAIN, a write after EAGAIN, a fault).
         Assert.False(readiness.SetOutput(q, armed: true));
         Assert.False(readiness.SetOutput(q, armed: false));
         readiness.Remove(q);
+    }
+
+    [RootFact]
+    public void Readiness_DisposedBeforeStart_DoesNotThrow()
+    {
+        // Attach disposes an unstarted readiness when adding a queue fails.
+        using TapLab lab = TapLab.Create();
+        var readiness = new TapReadiness(lab.Backend, lab.TapName);
+        readiness.Dispose();
     }
 
     [RootFact]
