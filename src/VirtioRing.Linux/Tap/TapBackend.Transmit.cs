@@ -36,6 +36,8 @@ public sealed unsafe partial class TapBackend
         {
             if (q.Closed)
             {
+                // The backend was disposed under a running device: dropped and counted, never an exception.
+                q.DroppedAfterFault++;
                 return NetTransmitStatus.Dropped;
             }
 

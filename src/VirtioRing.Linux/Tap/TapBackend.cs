@@ -34,6 +34,13 @@ namespace VirtioRing.Linux.Tap;
 /// (<c>EBADFD</c> after the device was deleted, and any other unexpected error) fails the queue for
 /// good: the host is told once (<see cref="INetBackendHost.ReportFault"/>) with a
 /// <see cref="LinuxException"/>, and the queue drops every frame from then on.</para>
+/// <para>Disposing the backend while a device still drives it is safe: <see cref="Transmit"/> then
+/// drops and counts every frame (<see cref="TapQueueCounters.DroppedAfterFault"/>) and
+/// <see cref="Receive"/> reads nothing; no <see cref="ObjectDisposedException"/> escapes either.</para>
+/// <para><b>Byte order</b>: the virtio-net header is exchanged little-endian — the kernel's default on a
+/// little-endian host, and the layout of every <c>VERSION_1</c> guest and of legacy guests on x86 and
+/// arm64. A legacy (pre-1.0) guest on a big-endian host would need the kernel's header in big-endian
+/// (<c>TUNSETVNETBE</c>), which this backend never sets: it assumes a little-endian host.</para>
 /// <para>Allocation-free per frame: I/O vectors and header buffers are native and preallocated per queue.</para>
 /// </remarks>
 [DebuggerDisplay("TAP {Name}, {QueueCount} queue(s), offloads {Offloads}")]
@@ -216,7 +223,8 @@ public sealed unsafe partial class TapBackend : INetBackend, INetBackendQueueAwa
     /// Attaches the first <paramref name="count"/> queues to the TAP and detaches the rest
     /// (<c>TUNSETQUEUE</c>), so the kernel steers received frames only to queues someone reads. The
     /// engine calls it with the number of backend queues in use. A device that is not multi-queue
-    /// ignores it. Frames written on a detached queue still go through.
+    /// ignores it. Frames written on a detached queue still go through while the link is up (when it is
+    /// down they are dropped and counted as <see cref="TapQueueCounters.TransmitLinkDown"/>, as on any queue).
     /// </summary>
     /// <param name="count">The queues in use, clamped to 1 .. <see cref="QueueCount"/>.</param>
     /// <remarks>Never throws for the device's sake: a queue whose ioctl fails (the TAP was deleted) is failed and reported to the host.</remarks>
@@ -336,7 +344,7 @@ public sealed unsafe partial class TapBackend : INetBackend, INetBackendQueueAwa
         return new LinuxException(call, errno, $"TAP \"{Name}\" queue {queue}: {meaning}; the queue is stopped and its frames are dropped");
     }
 
-    private TapQueue GetQueue(int queue)
+    internal TapQueue GetQueue(int queue)
     {
         if ((uint)queue >= (uint)_queues.Length)
         {
@@ -391,8 +399,14 @@ public sealed unsafe partial class TapBackend : INetBackend, INetBackendQueueAwa
         }
     }
 
-    /// <summary>Makes the kernel's receive offloads follow what the host accepts (cached: an ioctl only when it changes).</summary>
-    /// <returns><see langword="false"/> when the ioctl failed (the calling queue is failed with the error).</returns>
+    /// <summary>
+    /// Makes the kernel's receive offloads follow what the host accepts (cached: an ioctl only when the
+    /// request changes). The device asks for less when the kernel refuses a set
+    /// (<see cref="TapDevice.SetReceiveOffloads"/>) and keeps what the kernel took; an offload request
+    /// never fails a queue: frames the kernel hands over with less offloaded are only more complete,
+    /// and the host adapts anything the guest did not accept.
+    /// </summary>
+    /// <returns><see langword="false"/> when the ioctl failed because the TAP is gone (the calling queue is failed with the error) or the backend was disposed.</returns>
     private bool FollowReceiveOffloads(TapQueue caller, NetOffloads accepted)
     {
         NetOffloads wanted = accepted & Offloads;
@@ -411,8 +425,10 @@ public sealed unsafe partial class TapBackend : INetBackend, INetBackendQueueAwa
             try
             {
                 _device.SetReceiveOffloads(wanted);
-                Volatile.Write(ref _requestedReceiveOffloads, (int)wanted);
-                return true;
+            }
+            catch (LinuxException e) when (e.Errno == Tmds.Linux.LibC.EINVAL)
+            {
+                // Even "no offloads" refused: the kernel keeps its last setting and the host adapts what the guest does not take.
             }
             catch (LinuxException e)
             {
@@ -423,6 +439,9 @@ public sealed unsafe partial class TapBackend : INetBackend, INetBackendQueueAwa
             {
                 return false;
             }
+
+            Volatile.Write(ref _requestedReceiveOffloads, (int)wanted);
+            return true;
         }
     }
 }

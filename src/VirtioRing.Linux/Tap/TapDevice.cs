@@ -235,12 +235,16 @@ public sealed unsafe class TapDevice : IDisposable
     /// (<c>TUNSETOFFLOAD</c>): with <see cref="NetOffloads.Checksum"/> frames may carry a partial
     /// checksum (<c>NEEDS_CSUM</c>), with TSO/UFO/USO they may be super-frames; everything else the
     /// kernel completes or segments first. Frames written to the device may use any offload whatever
-    /// this says. Offloads this kernel lacks are left out, and segmentation without checksum offload
-    /// is impossible (the kernel refuses it), so that is dropped too.
+    /// this says. Offloads this kernel lacks are left out, segmentation without checksum offload is
+    /// impossible (the kernel refuses it), and USO4 and USO6 go together or not at all (the kernel
+    /// refuses one without the other), so those are dropped too. When the kernel still refuses the
+    /// set (<c>EINVAL</c>), less is asked, as QEMU does: without USO, then without UFO, then checksum
+    /// only, then nothing. Asking for less is always safe: the kernel then completes more itself.
     /// </summary>
     /// <param name="offloads">The offloads the reader accepts (the guest's <c>GUEST_*</c> features).</param>
-    /// <returns>The offloads set.</returns>
-    /// <exception cref="LinuxException">The ioctl failed.</exception>
+    /// <returns>The offloads the kernel took (also <see cref="ReceiveOffloads"/>): at most what was asked.</returns>
+    /// <exception cref="LinuxException">The ioctl failed with another error than <c>EINVAL</c> (<c>EBADFD</c>: the device was
+    /// deleted), or the kernel refused even no offloads at all with <c>EINVAL</c>.</exception>
     /// <exception cref="ObjectDisposedException">The device was disposed.</exception>
     public NetOffloads SetReceiveOffloads(NetOffloads offloads)
     {
@@ -249,13 +253,23 @@ public sealed unsafe class TapDevice : IDisposable
         {
             ThrowIfDisposed();
             using var fd = new FdRef(_queues[0]);
-            if (Tun.ioctl_value(fd.Value, Tun.TUNSETOFFLOAD, ToTunFlags(effective)) < 0)
+            while (true)
             {
-                ThrowIoctl("TUNSETOFFLOAD", Name, $"0x{ToTunFlags(effective):x} ({effective})");
-            }
+                if (Tun.ioctl_value(fd.Value, Tun.TUNSETOFFLOAD, ToTunFlags(effective)) == 0)
+                {
+                    _receiveOffloads = effective;
+                    return effective;
+                }
 
-            _receiveOffloads = effective;
-            return effective;
+                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                if (errno != LibC.EINVAL || effective == NetOffloads.None)
+                {
+                    System.Runtime.InteropServices.Marshal.SetLastPInvokeError(errno);
+                    ThrowIoctl("TUNSETOFFLOAD", Name, $"0x{ToTunFlags(effective):x} ({effective})");
+                }
+
+                effective = Reduce(effective);
+            }
         }
     }
 
@@ -331,7 +345,10 @@ public sealed unsafe class TapDevice : IDisposable
         return f;
     }
 
-    /// <summary>What the kernel accepts together: every segmentation offload needs checksum offload; ECN needs TSO.</summary>
+    /// <summary>
+    /// What the kernel accepts together: every segmentation offload needs checksum offload; ECN needs
+    /// TSO; USO4 and USO6 only both or neither (Linux's <c>set_offload</c> answers <c>EINVAL</c> to one alone).
+    /// </summary>
     internal static NetOffloads Normalize(NetOffloads offloads)
     {
         offloads &= ~NetOffloads.HashReport;
@@ -345,7 +362,32 @@ public sealed unsafe class TapDevice : IDisposable
             offloads &= ~NetOffloads.Ecn;
         }
 
+        if ((offloads & (NetOffloads.Uso4 | NetOffloads.Uso6)) != (NetOffloads.Uso4 | NetOffloads.Uso6))
+        {
+            offloads &= ~(NetOffloads.Uso4 | NetOffloads.Uso6);
+        }
+
         return offloads;
+    }
+
+    /// <summary>
+    /// The next, smaller set to ask for after the kernel refused <paramref name="offloads"/> (as QEMU's
+    /// <c>tap_fd_set_offload</c>): without USO, then without UFO, then checksum only, then nothing.
+    /// </summary>
+    internal static NetOffloads Reduce(NetOffloads offloads)
+    {
+        const NetOffloads uso = NetOffloads.Uso4 | NetOffloads.Uso6;
+        if ((offloads & uso) != 0)
+        {
+            return offloads & ~uso;
+        }
+
+        if ((offloads & NetOffloads.Ufo) != 0)
+        {
+            return offloads & ~NetOffloads.Ufo;
+        }
+
+        return offloads == NetOffloads.Checksum || (offloads & NetOffloads.Checksum) == 0 ? NetOffloads.None : NetOffloads.Checksum;
     }
 
     private void SetQueue(int queue, bool attach)

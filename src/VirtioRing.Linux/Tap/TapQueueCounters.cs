@@ -67,7 +67,7 @@ public readonly struct TapQueueCounters : IEquatable<TapQueueCounters>
     /// <summary>Gets the frames dropped for another passing error.</summary>
     public long TransmitErrors { get; }
 
-    /// <summary>Gets the frames dropped because the queue had failed for good (the TAP was deleted).</summary>
+    /// <summary>Gets the frames dropped because the queue had failed for good (the TAP was deleted) or the backend was disposed.</summary>
     public long DroppedAfterFault { get; }
 
     /// <summary>Gets the frames read and handed to the host.</summary>

@@ -71,17 +71,17 @@ internal sealed unsafe class TapReadiness : IDisposable
     public void Add(TapQueue queue) => Control(LibC.EPOLL_CTL_ADD, queue.Fd, InputEvents, (ulong)queue.Index);
 
     /// <summary>Arms or disarms <c>EPOLLOUT</c> for a queue (from the thread transmitting on it).</summary>
-    /// <returns><see langword="false"/> when <c>epoll_ctl</c> failed (the descriptor is gone: the next I/O reports it).</returns>
+    /// <returns><see langword="false"/> when <c>epoll_ctl</c> failed (the descriptor is gone: the next I/O reports it) or this instance was disposed.</returns>
     public bool SetOutput(TapQueue queue, bool armed) =>
         TryControl(LibC.EPOLL_CTL_MOD, queue.Fd, armed ? InputEvents | OutputEvent : InputEvents, (ulong)queue.Index);
 
-    /// <summary>Stops watching a queue (it failed for good).</summary>
+    /// <summary>Stops watching a queue (it failed for good); nothing happens once this instance was disposed.</summary>
     public void Remove(TapQueue queue) => TryControl(LibC.EPOLL_CTL_DEL, queue.Fd, 0, 0);
 
     /// <summary>Stops the thread, joins it, and closes the epoll instance.</summary>
     public void Dispose()
     {
-        if (_thread.ThreadState != System.Threading.ThreadState.Unstarted)
+        if ((_thread.ThreadState & System.Threading.ThreadState.Unstarted) == 0)   // a flags value: Background | Unstarted before Start
         {
             _stopping = true;
             _stop.Notify();
@@ -138,7 +138,15 @@ internal sealed unsafe class TapReadiness : IDisposable
         epoll_event ev = default;
         ev.events = (int)events;
         ev.data.u64 = token;
-        using var ep = new FdRef(_epoll);
-        return LibC.epoll_ctl(ep.Value, op, fd, &ev) == 0;
+        try
+        {
+            using var ep = new FdRef(_epoll);
+            return LibC.epoll_ctl(ep.Value, op, fd, &ev) == 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile (the backend was detached or disposed while a queue's thread still ran): nothing is watched any more.
+            return false;
+        }
     }
 }

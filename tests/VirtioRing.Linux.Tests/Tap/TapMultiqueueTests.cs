@@ -94,7 +94,7 @@ public sealed class TapMultiqueueTests
         return b;
     }
 
-    private static void Echo(Socket socket, CancellationToken stop)
+    internal static void Echo(Socket socket, CancellationToken stop)
     {
         byte[] buffer = new byte[2048];
         EndPoint from = new IPEndPoint(IPAddress.Any, 0);

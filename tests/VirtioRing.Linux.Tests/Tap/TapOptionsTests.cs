@@ -103,9 +103,26 @@ public sealed class TapOptionsTests
     [InlineData(NetOffloads.Checksum | NetOffloads.Ecn, NetOffloads.Checksum)]                              // ECN only with TSO
     [InlineData(NetOffloads.Checksum | NetOffloads.Tso4 | NetOffloads.Ecn, NetOffloads.Checksum | NetOffloads.Tso4 | NetOffloads.Ecn)]
     [InlineData(NetOffloads.All, NetOffloads.All & ~NetOffloads.HashReport)]                                // a TAP has no hash report
+    [InlineData(NetOffloads.Checksum | NetOffloads.Uso4, NetOffloads.Checksum)]                             // USO4 and USO6 only together
+    [InlineData(NetOffloads.Checksum | NetOffloads.Uso6, NetOffloads.Checksum)]
+    [InlineData(NetOffloads.Checksum | NetOffloads.Tso4 | NetOffloads.Uso4, NetOffloads.Checksum | NetOffloads.Tso4)]
+    [InlineData(NetOffloads.Checksum | NetOffloads.Uso4 | NetOffloads.Uso6, NetOffloads.Checksum | NetOffloads.Uso4 | NetOffloads.Uso6)]
     public void Normalize_KeepsOnlyWhatTheKernelAcceptsTogether(NetOffloads given, NetOffloads expected)
     {
         Assert.Equal(expected, TapDevice.Normalize(given));
+    }
+
+    [Fact]
+    public void Reduce_AfterARefusal_AsksForLessStepByStepDownToNone()
+    {
+        NetOffloads all = NetOffloads.All & ~NetOffloads.HashReport;
+        NetOffloads noUso = all & ~(NetOffloads.Uso4 | NetOffloads.Uso6);
+        NetOffloads noUfo = noUso & ~NetOffloads.Ufo;
+        Assert.Equal(noUso, TapDevice.Reduce(all));
+        Assert.Equal(noUfo, TapDevice.Reduce(noUso));
+        Assert.Equal(NetOffloads.Checksum, TapDevice.Reduce(noUfo));
+        Assert.Equal(NetOffloads.None, TapDevice.Reduce(NetOffloads.Checksum));
+        Assert.Equal(NetOffloads.None, TapDevice.Reduce(NetOffloads.None));
     }
 
     [Fact]
