@@ -221,7 +221,7 @@ internal sealed class VhostUserMemoryTable : IDisposable
         {
             if (Interlocked.Decrement(ref _references) == 0)
             {
-                Region.Dispose();
+                DeferredRelease.Schedule(Region);
             }
         }
     }

@@ -169,7 +169,7 @@ public sealed unsafe class VhostUserChannel : IDisposable
                             cmsghdr* c = LibC.CMSG_FIRSTHDR(&msg);
                             c->cmsg_level = LibC.SOL_SOCKET;
                             c->cmsg_type = LibC.SCM_RIGHTS;
-                            c->cmsg_len = (uint)LibC.CMSG_LEN(sizeof(int) * fds.Length);
+                            c->cmsg_len = (uint)(LibC.CMSG_LEN(0) + (sizeof(int) * fds.Length));   // C's CMSG_LEN; Tmds.LibC 0.5's rounds up, which would pass extra fds
                             int* data = (int*)LibC.CMSG_DATA(c);
                             for (int i = 0; i < fds.Length; i++)
                             {
