@@ -62,7 +62,7 @@ public sealed partial class VhostUserNetBackend
         VhostUserVring ring = RingAt(VhostUserRequest.SetVringKick, (uint)(v & VhostUserCodec.VringIndexMask));
         EventFd? kick = (v & VhostUserCodec.VringNoFdFlag) != 0 ? null : TakeEventFd(message, VhostUserRequest.SetVringKick);
         UnwatchKick(ring);
-        ring.Kick?.Dispose();
+        RetireKick(ring.Kick);
         ring.Kick = kick;
         if (kick is null)
         {
@@ -287,8 +287,21 @@ public sealed partial class VhostUserNetBackend
     {
         ring.Queue = null;
         UnwatchKick(ring);
-        ring.Kick?.Dispose();
+        RetireKick(ring.Kick);
         ring.Kick = null;
+    }
+
+    /// <summary>
+    /// Closes a kick eventfd after the grace period: an <see cref="EpollWorkerSignal.Wait"/> that
+    /// reported it just before it was removed may still consume it from its snapshot of registrations,
+    /// and would fault on a closed handle.
+    /// </summary>
+    private static void RetireKick(EventFd? kick)
+    {
+        if (kick is not null)
+        {
+            DeferredRelease.Schedule(kick);
+        }
     }
 
     private void SwapTable(VhostUserMemoryTable? table, VhostUserRequest request)

@@ -29,8 +29,12 @@ public sealed class TestFrontend(VhostUserChannel channel) : IDisposable
         }
     }
 
-    public byte[] Receive(VhostUserRequest request)
+    public unsafe byte[] Receive(VhostUserRequest request)
     {
+        Tmds.Linux.pollfd p = default;
+        p.fd = Channel.Handle.Fd;
+        p.events = Tmds.Linux.LibC.POLLIN;
+        Assert.True(Tmds.Linux.LibC.poll(&p, 1, 10_000) == 1, $"no reply to {request} within 10 s: {Diagnostics?.Invoke()}");
         Assert.True(Channel.TryReceive(out VhostUserMessage reply), $"no reply to {request}: {Diagnostics?.Invoke()}");
         using (reply)
         {
