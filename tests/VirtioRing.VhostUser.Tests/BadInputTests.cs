@@ -162,7 +162,9 @@ public sealed class BadInputTests
             case BadCase.ConfigNotNegotiated:
                 f.ReplyAck = false;   // REPLY_ACK goes away with this SET_PROTOCOL_FEATURES
                 f.SetU64(VhostUserRequest.SetProtocolFeatures, (ulong)VhostUserProtocolFeatures.Mq);
-                f.Send(VhostUserRequest.GetConfig, new byte[12 + 6]);
+                byte[] config = new byte[12 + 6];
+                VhostUserCodec.WriteConfig(config, 0, 0, new byte[6]);
+                f.Send(VhostUserRequest.GetConfig, config);
                 break;
             case BadCase.SplitSizeNotPowerOfTwo:
                 f.SetState(VhostUserRequest.SetVringNum, 0, 255);

@@ -65,7 +65,6 @@ internal sealed class VhostUserMemoryTable : IDisposable
                 entries.Add(new Entry(regions[i], MappedRegion.Map(request, regions[i], fds[i])));
             }
 
-            return new VhostUserMemoryTable(entries.ToArray());
         }
         catch
         {
@@ -76,6 +75,8 @@ internal sealed class VhostUserMemoryTable : IDisposable
 
             throw;
         }
+
+        return Build(request, entries);
     }
 
     /// <summary>Returns a new table with one more region (<c>ADD_MEM_REG</c>), sharing the other mappings.</summary>
@@ -96,7 +97,7 @@ internal sealed class VhostUserMemoryTable : IDisposable
         }
 
         entries.Add(new Entry(region, mapping));
-        return new VhostUserMemoryTable(entries.ToArray());
+        return Build(VhostUserRequest.AddMemReg, entries);
     }
 
     /// <summary>Returns a new table without the region matching guest address, user address and size (<c>REM_MEM_REG</c>), or null when it was the last.</summary>
@@ -131,7 +132,26 @@ internal sealed class VhostUserMemoryTable : IDisposable
             e.Mapping.AddRef();
         }
 
-        return new VhostUserMemoryTable(entries.ToArray());
+        return Build(VhostUserRequest.RemMemReg, entries);
+    }
+
+    /// <summary>Makes a table of entries whose references the caller holds; on failure the references are released.</summary>
+    private static VhostUserMemoryTable Build(VhostUserRequest request, List<Entry> entries)
+    {
+        try
+        {
+            return new VhostUserMemoryTable(entries.ToArray());
+        }
+        catch (ArgumentException e)
+        {
+            foreach (Entry entry in entries)
+            {
+                entry.Mapping.Release();
+            }
+
+            VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadMemoryRegion, request, e.Message);
+            return null;
+        }
     }
 
     /// <summary>Translates a front-end user address range to a guest-physical address; the range must lie in one region.</summary>

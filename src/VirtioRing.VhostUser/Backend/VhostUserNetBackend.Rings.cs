@@ -189,7 +189,16 @@ public sealed partial class VhostUserNetBackend
             VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadRingAddress, R, $"vring {ring.Index}: {queue.Fault}");
         }
 
-        queue.RestoreState(RestoredState(ring, table, packed, device));
+        try
+        {
+            queue.RestoreState(RestoredState(ring, table, packed, device));
+        }
+        catch (ArgumentException e)
+        {
+            // E.g. a packed base whose used position is more than a ring ahead of or behind its avail position.
+            VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.InvalidValue, VhostUserRequest.SetVringBase, $"vring {ring.Index} base 0x{ring.Base:x}: {e.Message}");
+        }
+
         ring.Areas = (desc, driver, device);
         return queue;
     }
