@@ -80,6 +80,45 @@ public sealed class EndToEndTests
         Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MemoryTableChanges_WhileRunning_TrafficGoesOn(bool packed)
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed);
+        using var extra = VirtioRing.Linux.MemfdGuestRegion.Create(new VirtioRing.Memory.GuestAddress(0x4000_0000), 0x10000, "extra");
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            guest.StartRings(frontend);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            int next = Echo(guest, 0, 50);
+
+            // A new SET_MEM_TABLE (same layout, a fresh mapping): the queues move to it, the old one is unmapped later.
+            frontend.SetMemTable([guest.RegionDescription], guest.MemoryFd);
+            next = Echo(guest, next, 50);
+
+            // Memory hot-plug and unplug (CONFIGURE_MEM_SLOTS).
+            byte[] region = new byte[VhostUserCodec.SingleRegionLength];
+            VhostUserCodec.WriteSingleRegion(region, new VhostUserMemoryRegion(0x4000_0000, extra.Size, 0x7000_0000_0000, 0));
+            frontend.Send(VhostUserRequest.AddMemReg, region, extra.Handle);
+            next = Echo(guest, next, 50);
+            frontend.Send(VhostUserRequest.RemMemReg, region);
+            next = Echo(guest, next, 50);
+
+            // Removing the region the rings live in is refused: the session ends.
+            frontend.ReplyAck = false;
+            VhostUserCodec.WriteSingleRegion(region, guest.RegionDescription);
+            frontend.Send(VhostUserRequest.RemMemReg, region);
+            VhostUserSessionResult result = BackendHarness.Finish(session);
+            Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
+            Assert.Equal(VhostUserProtocolError.BadRingAddress, Assert.IsType<VhostUserProtocolException>(result.Error).Error);
+            Assert.Equal(200, next);
+        }
+    }
+
     [Fact]
     public void Serve_GetConfig_ReturnsMacFromConfigSpace()
     {
