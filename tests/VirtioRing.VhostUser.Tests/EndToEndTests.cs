@@ -120,6 +120,27 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public void SetFeatures_MqWithoutCtrlVqAsQemuAcks_AcceptedAndRepeatable()
+    {
+        using var harness = new BackendHarness(maxQueuePairs: 2);
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            ulong features = (ulong)((guest.Accepted | NetFeatures.Mq) & ~NetFeatures.CtrlVq) | VhostUserNetBackend.ProtocolFeaturesBit;
+            frontend.SetU64(VhostUserRequest.SetFeatures, features);
+            Assert.NotEqual(NetFeatures.None, harness.Device.NegotiatedFeatures & NetFeatures.CtrlVq);
+            guest.StartRings(frontend);
+            frontend.SetU64(VhostUserRequest.SetFeatures, features);   // again at the next start: no change, no reset
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            Echo(guest, 0, 20);
+        }
+
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
+    }
+
+    [Fact]
     public void Serve_GetConfig_ReturnsMacFromConfigSpace()
     {
         using var harness = new BackendHarness();

@@ -275,8 +275,7 @@ public sealed partial class VhostUserNetBackend
             VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.InvalidFeatures, VhostUserRequest.SetFeatures, $"features 0x{value:x} include bits not offered (0x{OfferedFeatures:x})");
         }
 
-        var net = (NetFeatures)(value & ~ProtocolFeaturesBit);
-        if (_featuresSet && (ulong)Device.NegotiatedFeatures == (ulong)net)
+        if (_featuresSet && ((_acked ^ value) & ~ProtocolFeaturesBit) == 0)
         {
             _acked = value;   // QEMU sends SET_FEATURES again at each start
             return;
@@ -291,7 +290,16 @@ public sealed partial class VhostUserNetBackend
         }
 
         ResetDevice();
+        var net = (NetFeatures)(value & ~ProtocolFeaturesBit);
         NetFeatureCheck check = Device.SetDriverFeatures(net);
+        if (!check.IsValid && (net & NetFeatures.CtrlVq) == 0 && (Device.OfferedFeatures & NetFeatures.CtrlVq) != 0)
+        {
+            // A vhost-user front-end serves the control queue itself and may leave CTRL_VQ out of what it
+            // acknowledges to the back-end while acknowledging features that depend on it (MQ, RSS, CTRL_*):
+            // the dependency holds at the front-end, so take the features as if CTRL_VQ were set.
+            check = Device.SetDriverFeatures(net | NetFeatures.CtrlVq);
+        }
+
         if (!check.IsValid)
         {
             VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.InvalidFeatures, VhostUserRequest.SetFeatures, check.ToString());
