@@ -141,6 +141,36 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public void HostileRing_AvailIndexJump_ErrFdSignalledAndStatusNeedsReset()
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
+        using var err = new VirtioRing.Linux.EventFd();
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            frontend.SetVringFd(VhostUserRequest.SetVringErr, 1, err);
+            guest.StartRings(frontend);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            Echo(guest, 0, 10);
+
+            // The guest moves its transmit avail index more than a ring ahead (rust-vmm vm-virtio #196).
+            var idx = new VirtioRing.Memory.GuestAddress(guest.Rings[1].DriverArea.Value + 2);
+            Span<byte> value = stackalloc byte[2];
+            guest.Memory.Read(idx, value);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(value, (ushort)(System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(value) + 1000));
+            guest.Memory.Write(idx, value);
+            guest.Kicks[1].Notify();
+
+            Assert.True(err.Read(5000, out _), "the error eventfd was not signalled");
+            Assert.NotEqual(0UL, frontend.GetU64(VhostUserRequest.GetStatus) & 0x40);   // DEVICE_NEEDS_RESET
+        }
+
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
+    }
+
+    [Fact]
     public void Serve_GetConfig_ReturnsMacFromConfigSpace()
     {
         using var harness = new BackendHarness();
