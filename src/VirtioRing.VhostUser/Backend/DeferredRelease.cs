@@ -52,5 +52,16 @@ internal static class DeferredRelease
                 item.Item.Dispose();
             }
         }
+
+        if (!force && Pending.IsEmpty)
+        {
+            // Idle: stop the timer; a Schedule that raced with this re-arms it.
+            Sweeper.Change(Timeout.Infinite, Timeout.Infinite);
+            Interlocked.Exchange(ref _armed, 0);
+            if (!Pending.IsEmpty && Interlocked.Exchange(ref _armed, 1) == 0)
+            {
+                Sweeper.Change(GracePeriod, GracePeriod);
+            }
+        }
     }
 }
