@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Threading;
 using Tmds.Linux;
 using VirtioRing.Linux.Interop;
+using VirtioRing.Net;
 using VirtioRing.Net.Backends;
 
 namespace VirtioRing.Linux.Packet;
@@ -147,7 +148,7 @@ internal sealed unsafe partial class PacketQueue : IDisposable
         }
 
         _ringBytes = (nuint)options.BlockSize * (nuint)options.BlockCount;
-        void* map = LibC.mmap(null, _ringBytes, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd.Value, 0);
+        void* map = LibC.mmap(null, (size_t)_ringBytes, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd.Value, 0);
         if (map == LibC.MAP_FAILED)
         {
             LinuxThrowHelper.ThrowErrno("mmap", $"the receive ring ({_ringBytes} bytes)");
@@ -195,7 +196,7 @@ internal sealed unsafe partial class PacketQueue : IDisposable
             if (unique)
             {
                 int value = 0;
-                uint length = sizeof(int);
+                socklen_t length = sizeof(int);
                 if (LibC.getsockopt(fd.Value, LibC.SOL_PACKET, LibC.PACKET_FANOUT, &value, &length) < 0)
                 {
                     LinuxThrowHelper.ThrowErrno("getsockopt", "PACKET_FANOUT");
@@ -212,6 +213,10 @@ internal sealed unsafe partial class PacketQueue : IDisposable
         }
     }
 
+    /// <summary>Writes a send's virtio-net header (the 10-byte layout <c>PACKET_VNET_HDR</c> takes, little-endian) into <see cref="SendHeader"/>.</summary>
+    public void WriteSendHeader(in VirtioNetHeader header) =>
+        header.Write(new Span<byte>(_native, PacketLibC.VirtioNetHdrSize), NetHeaderLayout.Legacy);
+
     /// <summary>Records the failure that stops the queue (the first one wins).</summary>
     /// <returns><see langword="true"/> when this call set it.</returns>
     public bool TrySetFault(Exception error) => Interlocked.CompareExchange(ref _fault, error, null) is null;
@@ -226,7 +231,7 @@ internal sealed unsafe partial class PacketQueue : IDisposable
     {
         using var fd = new FdRef(Socket);
         int error = 0;
-        uint length = sizeof(int);
+        socklen_t length = sizeof(int);
         return LibC.getsockopt(fd.Value, LibC.SOL_SOCKET, LibC.SO_ERROR, &error, &length) < 0 ? LibC.errno : error;
     }
 
@@ -239,7 +244,7 @@ internal sealed unsafe partial class PacketQueue : IDisposable
     {
         using var fd = new FdRef(Socket);
         sockaddr_ll sll = default;
-        uint length = (uint)sizeof(sockaddr_ll);
+        socklen_t length = (uint)sizeof(sockaddr_ll);
         return LibC.getsockname(fd.Value, (sockaddr*)&sll, &length) < 0 ? -1 : sll.sll_ifindex;
     }
 
@@ -255,7 +260,7 @@ internal sealed unsafe partial class PacketQueue : IDisposable
 
             using var fd = new FdRef(Socket);
             uint* stats = stackalloc uint[3];   // struct tpacket_stats_v3: tp_packets, tp_drops, tp_freeze_q_cnt
-            uint length = 3 * sizeof(uint);
+            socklen_t length = 3 * sizeof(uint);
             if (LibC.getsockopt(fd.Value, LibC.SOL_PACKET, LibC.PACKET_STATISTICS, stats, &length) == 0)
             {
                 _kernelDrops += stats[1];
@@ -272,7 +277,7 @@ internal sealed unsafe partial class PacketQueue : IDisposable
         {
             if (_ring is not null)
             {
-                int rc = LibC.munmap(_ring, _ringBytes);
+                int rc = LibC.munmap(_ring, (size_t)_ringBytes);
                 Debug.Assert(rc == 0, "munmap of our own ring failed");
                 _ring = null;
             }
