@@ -103,5 +103,9 @@ public class SwitchForwardingBenchmarks
         public void Wake(int queue)
         {
         }
+
+        public void ReportFault(int queue, System.Exception failure)
+        {
+        }
     }
 }

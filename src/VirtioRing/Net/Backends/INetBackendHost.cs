@@ -1,3 +1,5 @@
+using System;
+
 namespace VirtioRing.Net.Backends;
 
 /// <summary>
@@ -37,4 +39,14 @@ public interface INetBackendHost
     /// <summary>Tells the host that a backend queue has frames to receive or room to transmit again (wakes the pair's worker).</summary>
     /// <param name="queue">The backend queue.</param>
     void Wake(int queue);
+
+    /// <summary>
+    /// Tells the host that a backend queue failed for good (its TAP was deleted, its interface went
+    /// away): the host stops using it — frames the guest sends on it are dropped and counted, it is no
+    /// longer asked to receive — and reports <paramref name="failure"/> to its owner. The backend calls it
+    /// once per queue instead of throwing from <see cref="INetBackend.Transmit"/> or <see cref="INetBackend.Receive"/>.
+    /// </summary>
+    /// <param name="queue">The backend queue.</param>
+    /// <param name="failure">What failed, for the owner (a <c>LinuxException</c> with the errno and its text).</param>
+    void ReportFault(int queue, Exception failure);
 }

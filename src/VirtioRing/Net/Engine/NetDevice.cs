@@ -73,6 +73,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
     private readonly NetDeviceOptions _options;
     private readonly QueueCounterCells _controlCounters = new();
     private readonly AutomaticReceiveSteering _automatic;
+    private readonly Exception?[] _backendFaults;
     private IDeviceQueue? _controlQueue;
     private INotifier? _controlCall;
     private bool _controlEnabled = true;
@@ -151,6 +152,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         Config.SetMac(mac);
 
         _automatic = new AutomaticReceiveSteering((ushort)MaxQueuePairs);
+        _backendFaults = new Exception?[Backend.QueueCount];
         _pairs = new NetQueuePair[MaxQueuePairs];
         _rx = new ReceiveQueueSlot[MaxQueuePairs];
         for (int p = 0; p < MaxQueuePairs; p++)
@@ -182,6 +184,13 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
     /// seen close together may be raised in any order.
     /// </summary>
     public event EventHandler<NetQueueFaultEventArgs>? QueueBroken;
+
+    /// <summary>
+    /// Raised once per backend queue that failed for good (<see cref="ReportFault"/>: a TAP deleted, an interface
+    /// gone), on a thread-pool thread. The device goes on: frames the guest sends on that queue's pairs are dropped
+    /// and counted (<see cref="NetQueueCounters.BackendDropped"/>), the queue is no longer received from.
+    /// </summary>
+    public event EventHandler<NetBackendFaultEventArgs>? BackendFaulted;
 
     /// <summary>Gets the device name.</summary>
     public string Name => _options.Name;
@@ -404,6 +413,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
                 ActivatePair(p);
             }
 
+            AnnounceActiveQueues();
             ProcessControl();
         }
     }
@@ -549,6 +559,55 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         }
     }
 
+    /// <inheritdoc/>
+    /// <remarks>The first report per backend queue counts: <see cref="BackendFaulted"/> is raised once, on the thread
+    /// pool; the pairs on the queue are woken so a chain held for it is dropped rather than kept.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="queue"/> is not a backend queue.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="failure"/> is null.</exception>
+    public void ReportFault(int queue, Exception failure)
+    {
+        if ((uint)queue >= (uint)Backend.QueueCount)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(queue));
+        }
+
+        if (failure is null)
+        {
+            ThrowHelper.ThrowArgumentNull(nameof(failure));
+        }
+
+        if (Interlocked.CompareExchange(ref _backendFaults[queue], failure, null) is not null)
+        {
+            return;
+        }
+
+        Wake(queue);
+        if (BackendFaulted is not null)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(RaiseBackendFault, new PendingBackendFault(this, new NetBackendFaultEventArgs(queue, failure)));
+        }
+    }
+
+    /// <summary>Gets what a backend queue reported when it failed (<see cref="ReportFault"/>), or null while it works.</summary>
+    /// <param name="queue">The backend queue.</param>
+    /// <returns>The error, or null.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="queue"/> is not a backend queue.</exception>
+    public Exception? GetBackendFault(int queue)
+    {
+        if ((uint)queue >= (uint)Backend.QueueCount)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(queue));
+        }
+
+        return Volatile.Read(ref _backendFaults[queue]);
+    }
+
+    private static void RaiseBackendFault(object? state)
+    {
+        var pending = (PendingBackendFault)state!;
+        pending.Device.BackendFaulted?.Invoke(pending.Device, pending.Args);
+    }
+
     /// <summary>Stops the device, ends the pairs' worker threads, detaches the backend and disposes the meter.</summary>
     public void Dispose()
     {
@@ -620,6 +679,9 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
             }
         }
     }
+
+    /// <summary>Gets whether a backend queue reported a failure (<see cref="ReportFault"/>).</summary>
+    internal bool IsBackendFaulted(int backendQueue) => Volatile.Read(ref _backendFaults[backendQueue]) is not null;
 
     /// <summary>Records a broken queue and raises <see cref="QueueBroken"/> on the thread pool (after the caller's locks are released; see the event).</summary>
     internal void ReportBroken(int index, VirtqueueFault fault)
@@ -704,7 +766,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         {
             _activePairs = pairs;
             _automatic.SetActivePairs((ushort)pairs);
-            return;
+            return;   // Start announces
         }
 
         if (pairs > old)
@@ -716,6 +778,7 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
 
             _activePairs = pairs;
             _automatic.SetActivePairs((ushort)pairs);
+            AnnounceActiveQueues();
             return;
         }
 
@@ -724,6 +787,17 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         for (int p = pairs; p < old; p++)
         {
             DeactivatePair(p);
+        }
+
+        AnnounceActiveQueues();
+    }
+
+    /// <summary>Tells a queue-aware backend how many of its queues the active pairs use (under the lifecycle lock).</summary>
+    private void AnnounceActiveQueues()
+    {
+        if (Backend is INetBackendQueueAware aware)
+        {
+            aware.SetActiveQueues(Math.Min(_activePairs, Backend.QueueCount));
         }
     }
 
@@ -836,5 +910,12 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         public NetDevice Device { get; } = device;
 
         public NetQueueFaultEventArgs Args { get; } = args;
+    }
+
+    private sealed class PendingBackendFault(NetDevice device, NetBackendFaultEventArgs args)
+    {
+        public NetDevice Device { get; } = device;
+
+        public NetBackendFaultEventArgs Args { get; } = args;
     }
 }

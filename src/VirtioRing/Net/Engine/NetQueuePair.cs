@@ -138,20 +138,24 @@ public sealed partial class NetQueuePair
         if (backendGate is null)
         {
             work += DrainTransmit(budget, heldOnly: false);
-            work += _device.Backend.Receive(BackendQueue, budget);
+            work += ReceiveFromBackend(budget);
         }
         else
         {
             lock (backendGate)
             {
                 work += DrainShared(budget);
-                work += _device.Backend.Receive(BackendQueue, budget);
+                work += ReceiveFromBackend(budget);
             }
         }
 
         _device.FlushDeliveries();
         return work;
     }
+
+    /// <summary>Lets the backend deliver, unless its queue failed for good (<see cref="NetDevice.ReportFault"/>).</summary>
+    private int ReceiveFromBackend(int budget) =>
+        _device.IsBackendFaulted(BackendQueue) ? 0 : _device.Backend.Receive(BackendQueue, budget);
 
     /// <summary>Transmit on a backend queue shared with other pairs (under its gate): wait while another active pair holds a busy chain on it.</summary>
     private int DrainShared(int budget)
@@ -382,6 +386,7 @@ public sealed partial class NetQueuePair
         NetOffloads carried = backend.Offloads;
         NetHeaderLayout layout = _device.Layout;
         NetFeatures negotiated = _device.Negotiated;
+        bool backendDown = _device.IsBackendFaulted(BackendQueue);   // dropped and counted: the guest's ring keeps moving
         while (done < budget)
         {
             DescriptorChain chain;
@@ -424,8 +429,8 @@ public sealed partial class NetQueuePair
                 // Only NEEDS_CSUM means something on transmit (§5.1.6.2); DATA_VALID and RSC_INFO are
                 // receive-side flags a peer guest must not be able to forge.
                 header.Flags &= NetHeaderFlags.NeedsChecksum;
-                touched = true;
-                status = Transmit(backend, carried, chain, header, length);
+                touched = !backendDown;
+                status = backendDown ? NetTransmitStatus.Dropped : Transmit(backend, carried, chain, header, length);
                 if (status == NetTransmitStatus.Busy)
                 {
                     _held = chain;

@@ -16,6 +16,7 @@ internal sealed class ReceiveQueueSlot
     private int _waiterCount;
     private byte[]? _gather;
     private byte[]? _segment;
+    private DirectSegments? _lent;
 
     public ReceiveQueueSlot(int pair)
     {
@@ -50,6 +51,9 @@ internal sealed class ReceiveQueueSlot
     public bool Usable => Writer is not null && Enabled && Active && !Broken;
 
     public byte[] Gather => _gather ??= new byte[NetDevice.MaxFrameBytes];
+
+    /// <summary>The segments lent to a direct reader (<see cref="NetDevice.ReceiveDirect"/>), reused per frame.</summary>
+    public DirectSegments Lent => _lent ??= new DirectSegments();
 
     public byte[] Segment => _segment ??= new byte[NetDevice.MaxFrameBytes];
 

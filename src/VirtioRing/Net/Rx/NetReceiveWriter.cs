@@ -31,7 +31,7 @@ namespace VirtioRing.Net.Rx;
 /// Allocation-free after construction.</para>
 /// </remarks>
 [DebuggerDisplay("{Mode} held={HeldCount}")]
-public sealed class NetReceiveWriter
+public sealed partial class NetReceiveWriter
 {
     /// <summary>The longest frame without GSO: 14-byte Ethernet header + 1500 (§5.1.6.3).</summary>
     public const int SmallFrameLength = 1514;

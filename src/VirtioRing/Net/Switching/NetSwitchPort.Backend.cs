@@ -18,11 +18,18 @@ public sealed partial class NetSwitchPort
     private readonly BackendHost? _backendHost;
     private int _anyPending;
     private int _txWaiting;
+    private Exception? _backendFault;
 
     /// <summary>Gets whether a backend port has woken queues that <see cref="PumpReceive"/> has not served yet.</summary>
     public bool HasReceivePending => Volatile.Read(ref _anyPending) != 0;
 
     internal INetBackendHost? BackendAsHost => _backendHost;
+
+    /// <summary>
+    /// Gets the first failure a backend port's backend reported (<see cref="INetBackendHost.ReportFault"/>: its TAP or
+    /// interface went away), or null. The backend drops what the switch sends it from then on; remove the port.
+    /// </summary>
+    public Exception? BackendFault => Volatile.Read(ref _backendFault);
 
     /// <summary>
     /// Serves a backend port's woken queues: calls the backend's <see cref="INetBackend.Receive"/> on each (the frames
@@ -288,6 +295,20 @@ public sealed partial class NetSwitchPort
             {
                 port._switch.WakeWaitersOn(port);
             }
+        }
+
+        public void ReportFault(int queue, Exception failure)
+        {
+            if (failure is null)
+            {
+                ThrowHelper.ThrowArgumentNull(nameof(failure));
+            }
+
+            Interlocked.CompareExchange(ref port._backendFault, failure, null);
+
+            // Senders held back by this port (lossless) would wait for a wake-up that never comes: the
+            // backend now drops, so let them retry.
+            Wake(queue);
         }
     }
 }

@@ -99,6 +99,16 @@ internal sealed class FakeHost : INetBackendHost
         }
     }
 
+    public List<(int Queue, Exception Error)> Faults { get; } = [];
+
+    public void ReportFault(int queue, Exception failure)
+    {
+        lock (_gate)
+        {
+            Faults.Add((queue, failure));
+        }
+    }
+
     /// <summary>Buffers appear: stop answering NoBuffers and call every waiter once.</summary>
     public void PostBuffers()
     {
