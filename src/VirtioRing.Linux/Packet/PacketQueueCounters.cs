@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using VirtioRing.Net.Backends;
 
 namespace VirtioRing.Linux.Packet;
 
@@ -63,6 +64,6 @@ public readonly struct PacketQueueCounters
     /// <summary>Gets the transmitted frames dropped for any other error of <c>sendmsg</c>.</summary>
     public long TransmitErrors { get; init; }
 
-    /// <summary>Gets whether the queue failed for good (its interface is gone; reported once through <c>INetBackendHost.ReportFault</c>).</summary>
+    /// <summary>Gets whether the queue failed for good (its interface is gone; reported once through <see cref="INetBackendHost.ReportFault"/>).</summary>
     public bool IsFaulted { get; init; }
 }

@@ -21,7 +21,7 @@ public sealed unsafe partial class PacketSocketBackend
     /// answered anything but <see cref="NetDeliveryStatus.NoBuffers"/>; on that answer it stays first in line, the
     /// host is asked to wake the queue when the guest adds buffers, and the call returns. Truncated frames (longer than
     /// a block) and the filter's drops are consumed and counted. Never throws for an I/O failure: a queue whose
-    /// interface is gone reports it once through <c>INetBackendHost.ReportFault</c> and returns 0.
+    /// interface is gone reports it once through <see cref="INetBackendHost.ReportFault"/> and returns 0.
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="queue"/> is not below <see cref="QueueCount"/>.</exception>
     public int Receive(int queue, int budget)

@@ -21,7 +21,7 @@ public sealed unsafe partial class PacketSocketBackend
     /// which does not move). With a <see cref="PacketSocketOptions.Filter"/> the frame is first copied once into a
     /// per-queue buffer, inspected there and sent from there (see <see cref="IPacketSocketFilter"/>). Never throws for
     /// a failed send: the outcome is the status (and the counters); an interface that is gone is reported once through
-    /// <c>INetBackendHost.ReportFault</c>.
+    /// <see cref="INetBackendHost.ReportFault"/>.
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="queue"/> is not below <see cref="QueueCount"/>.</exception>
     public NetTransmitStatus Transmit(int queue, in NetFrame frame)

@@ -30,7 +30,7 @@ namespace VirtioRing.Linux.Packet;
 /// <para><b>The host's firewall does not see this traffic</b> (a packet socket sends below the IP stack and taps
 /// received frames before it): <see cref="PacketSocketOptions.Filter"/> is the place to filter it.</para>
 /// <para><b>Faults</b>: when the interface is deleted (or leaves the network namespace) each queue reports it once
-/// through <c>INetBackendHost.ReportFault</c> with a <see cref="LinuxException"/>, drops what the guest still
+/// through <see cref="INetBackendHost.ReportFault"/> with a <see cref="LinuxException"/>, drops what the guest still
 /// sends, and stops receiving; nothing throws from <see cref="Transmit"/> or <see cref="Receive"/>. A link that only
 /// goes down drops transmitted frames (<see cref="PacketQueueCounters.TransmitLinkDown"/>) until it is up again.</para>
 /// <para>Create the backend on a thread inside the interface's network namespace (the sockets and the name lookup
