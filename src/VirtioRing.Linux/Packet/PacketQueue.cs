@@ -47,6 +47,9 @@ internal sealed unsafe partial class PacketQueue : IDisposable
     /// <summary>Gets the notifier given to <see cref="INetBackendHost.WaitForReceiveBuffers"/> (wakes this queue).</summary>
     public INotifier? Waiter { get; set; }
 
+    /// <summary>Gets the lock held while a thread reads the receive ring (one reader at a time, also across a change of the active queues).</summary>
+    public object ReceiveGate { get; } = new();
+
     /// <summary>Gets the lock over <see cref="WantWritable"/> and <see cref="RetryAtTicks"/> (readiness interest).</summary>
     public object InterestGate { get; } = new();
 

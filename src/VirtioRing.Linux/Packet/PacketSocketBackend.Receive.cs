@@ -26,9 +26,55 @@ public sealed unsafe partial class PacketSocketBackend
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="queue"/> is not below <see cref="QueueCount"/>.</exception>
     public int Receive(int queue, int budget)
     {
-        PacketQueue q = QueueAt(queue);
+        PacketQueue own = QueueAt(queue);
+        if (Volatile.Read(ref _host) is null || Volatile.Read(ref _disposed) != 0)
+        {
+            return 0;
+        }
+
+        // Rings of queues the engine does not poll (fewer active pairs than queues, SetActiveQueues) are read by the
+        // active queue they fold onto: ring r by queue r % active. The fanout group keeps hashing flows to every
+        // socket, so nothing is stranded in a ring nobody reads.
+        int active = Volatile.Read(ref _activeQueues);
+        int done = ReceiveRing(own, budget);
+        if (queue < active)
+        {
+            for (int r = queue + active; r < _queues.Length && done < budget; r += active)
+            {
+                done += ReceiveRing(_queues[r], budget - done);
+            }
+        }
+
+        return done;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The packet sockets stay in the fanout group (a socket cannot leave one short of being closed); the rings of the
+    /// queues from <paramref name="count"/> on are read by the queue each folds onto (<c>r % count</c>), and their
+    /// readiness wakes that queue. Every active queue is woken, so each ring is looked at by its new reader.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is not 1 to <see cref="QueueCount"/>.</exception>
+    public void SetActiveQueues(int count)
+    {
+        if (count < 1 || count > _queues.Length)
+        {
+            LinuxThrowHelper.ThrowArgumentOutOfRange(nameof(count), $"The backend has {_queues.Length} queue(s).");
+        }
+
+        Volatile.Write(ref _activeQueues, count);
         INetBackendHost? host = Volatile.Read(ref _host);
-        if (host is null || Volatile.Read(ref _disposed) != 0)
+        for (int q = 0; q < count && host is not null; q++)
+        {
+            host.Wake(q);
+        }
+    }
+
+    /// <summary>Delivers up to <paramref name="budget"/> frames of one ring (under its gate: a ring has one reader at a time).</summary>
+    private int ReceiveRing(PacketQueue q, int budget)
+    {
+        INetBackendHost? host = Volatile.Read(ref _host);
+        if (host is null || budget <= 0)
         {
             return 0;
         }
@@ -39,7 +85,28 @@ public sealed unsafe partial class PacketSocketBackend
             return 0;
         }
 
+        if (!Monitor.TryEnter(q.ReceiveGate))
+        {
+            // Another queue reads this ring right now (the active count just changed): look again soon rather than
+            // wait for an edge that may already have been consumed.
+            WakeQueue(q.Index);
+            return 0;
+        }
+
+        try
+        {
+            return ReceiveLocked(host, q, budget);
+        }
+        finally
+        {
+            Monitor.Exit(q.ReceiveGate);
+        }
+    }
+
+    private int ReceiveLocked(INetBackendHost host, PacketQueue q, int budget)
+    {
         IPacketSocketFilter? filter = _filter;
+        int queue = q.Index;
         int done = 0;
         int retries = 0;
         while (done < budget)
@@ -85,6 +152,7 @@ public sealed unsafe partial class PacketSocketBackend
                 continue;
             }
 
+            // The hint is the ring's own queue; the host folds it onto its active pairs.
             NetDeliveryResult r = host.Deliver(queue, frame);
             switch (r.Status)
             {
@@ -103,7 +171,7 @@ public sealed unsafe partial class PacketSocketBackend
                             continue;
                         }
 
-                        host.Wake(queue);
+                        WakeQueue(queue);
                     }
 
                     return done;

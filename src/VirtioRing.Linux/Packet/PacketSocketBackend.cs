@@ -39,12 +39,13 @@ namespace VirtioRing.Linux.Packet;
 /// the promiscuous membership). Steady state allocates nothing.</para>
 /// </remarks>
 [DebuggerDisplay("packet sockets on {InterfaceName} (index {InterfaceIndex}), {QueueCount} queue(s)")]
-public sealed partial class PacketSocketBackend : INetBackend, IDisposable
+public sealed partial class PacketSocketBackend : INetBackend, INetBackendQueueAware, IDisposable
 {
     private readonly PacketQueue[] _queues;
     private readonly PacketReadiness _readiness;
     private readonly IPacketSocketFilter? _filter;
     private INetBackendHost? _host;
+    private int _activeQueues;
     private int _disposed;
 
     /// <summary>Opens the queue sockets on an interface, maps their receive rings, joins them into a fanout group and starts the readiness thread.</summary>
@@ -67,6 +68,7 @@ public sealed partial class PacketSocketBackend : INetBackend, IDisposable
         Offloads = options.Offloads & PacketSocketOptions.DefaultOffloads;
         _filter = options.Filter;
         _queues = new PacketQueue[options.Queues];
+        _activeQueues = options.Queues;
         bool joinFanout = options.Queues > 1 || options.FanoutGroupId.HasValue;
         int fanoutId = options.FanoutGroupId ?? -1;
         try
@@ -174,8 +176,12 @@ public sealed partial class PacketSocketBackend : INetBackend, IDisposable
         }
     }
 
-    /// <summary>Wakes a queue through the host (the readiness thread, receive-buffer waiters).</summary>
-    internal void WakeQueue(int queue) => Volatile.Read(ref _host)?.Wake(queue);
+    /// <summary>Wakes the queue that reads ring <paramref name="ring"/> through the host (the readiness thread, receive-buffer waiters): the ring's own queue, or the active queue it folds onto.</summary>
+    internal void WakeQueue(int ring)
+    {
+        int active = Volatile.Read(ref _activeQueues);
+        Volatile.Read(ref _host)?.Wake(ring < active ? ring : ring % active);
+    }
 
     private PacketQueue QueueAt(int queue)
     {

@@ -140,4 +140,226 @@ public sealed class PacketSocketBackendTests
         Assert.True(data.AsSpan().SequenceEqual(got), "the bytes differ");
         Assert.True(tcp.GsoSegmentsReceived > 0, "no GSO super-frame reached the guest (the ring or the header lost it)");
     }
+
+    [RootFact]
+    public void Fanout_TwoQueues_FlowsLandOnBothQueuesWithoutDuplicates()
+    {
+        using PacketLab lab = PacketLab.Create();
+        PacketSocketBackend backend = lab.Attach(queues: 2);
+        Assert.NotNull(backend.FanoutGroupId);
+        lab.StartGuest(pairs: 2);
+        Assert.Equal(VirtioRing.Net.Control.ControlAck.Ok, lab.Guest!.Driver.SetQueuePairs(2));
+        Assert.Equal(2, lab.Guest.Driver.ActivePairs);
+
+        // 32 flows from the kernel (one source port each): the fanout hash spreads them over the two sockets.
+        const int Flows = 32;
+        var sockets = new Socket[Flows];
+        try
+        {
+            for (int i = 0; i < Flows; i++)
+            {
+                sockets[i] = lab.OpenUdp(20000 + i);
+                sockets[i].SendTo(BitConverter.GetBytes(i), new IPEndPoint(PacketLab.GuestIp, 9000));
+            }
+
+            var seen = new bool[Flows];
+            var pairs = new int[2];
+            for (int got = 0; got < Flows; got++)
+            {
+                var frame = lab.WaitForFrame((f, h) => TestFrames.IsUdp(f, 9000, out _, out _));
+                Assert.True(frame is not null, $"only {got} of {Flows} datagrams reached the guest");
+                TestFrames.IsUdp(frame.Value.Frame, 9000, out ushort srcPort, out ReadOnlySpan<byte> payload);
+                int flow = BitConverter.ToInt32(payload);
+                Assert.Equal(20000 + flow, srcPort);
+                Assert.False(seen[flow], $"flow {flow} arrived twice");
+                seen[flow] = true;
+                pairs[frame.Value.Pair]++;
+            }
+
+            Assert.Null(lab.WaitForFrame((f, h) => TestFrames.IsUdp(f, 9000, out _, out _), 300));   // no duplicates behind
+            PacketQueueCounters q0 = backend.GetCounters(0);
+            PacketQueueCounters q1 = backend.GetCounters(1);
+            Assert.True(q0.ReceivedFrames > 0 && q1.ReceivedFrames > 0, $"queue 0 got {q0.ReceivedFrames}, queue 1 got {q1.ReceivedFrames}");
+            Assert.True(pairs[0] > 0 && pairs[1] > 0, $"pair 0 got {pairs[0]}, pair 1 got {pairs[1]}");
+
+            // The guest sends on both pairs: each pair's frames leave through its own socket.
+            using Socket sink = lab.OpenUdp(9100);
+            for (int pair = 0; pair < 2; pair++)
+            {
+                lab.Send(pair, TestFrames.Udp(PacketLab.GuestMac, PacketLab.PeerMac, PacketLab.GuestIp, PacketLab.PeerIp, (ushort)(41000 + pair), 9100, [(byte)pair]));
+            }
+
+            var buffer = new byte[16];
+            bool[] from = new bool[2];
+            for (int i = 0; i < 2; i++)
+            {
+                int n = sink.Receive(buffer);
+                Assert.Equal(1, n);
+                from[buffer[0]] = true;
+            }
+
+            Assert.True(from[0] && from[1]);
+            Assert.True(backend.GetCounters(0).TransmittedFrames > 0 && backend.GetCounters(1).TransmittedFrames > 0);
+        }
+        finally
+        {
+            foreach (Socket? s in sockets)
+            {
+                s?.Dispose();
+            }
+        }
+    }
+
+    [RootFact]
+    public void Fanout_GuestDrivesOneOfTwoQueues_TheIdleQueuesRingIsReadByTheActiveOne()
+    {
+        using PacketLab lab = PacketLab.Create();
+        PacketSocketBackend backend = lab.Attach(queues: 2);
+        lab.StartGuest(pairs: 1);
+        const int Flows = 32;
+        var sockets = new Socket[Flows];
+        try
+        {
+            for (int i = 0; i < Flows; i++)
+            {
+                sockets[i] = lab.OpenUdp(21000 + i);
+                sockets[i].SendTo(BitConverter.GetBytes(i), new IPEndPoint(PacketLab.GuestIp, 9001));
+            }
+
+            var seen = new bool[Flows];
+            for (int got = 0; got < Flows; got++)
+            {
+                var frame = lab.WaitForFrame((f, h) => TestFrames.IsUdp(f, 9001, out _, out _));
+                Assert.True(frame is not null, $"only {got} of {Flows} datagrams reached the guest");
+                TestFrames.IsUdp(frame.Value.Frame, 9001, out _, out ReadOnlySpan<byte> payload);
+                int flow = BitConverter.ToInt32(payload);
+                Assert.False(seen[flow], $"flow {flow} arrived twice");
+                seen[flow] = true;
+            }
+
+            Assert.True(backend.GetCounters(1).ReceivedFrames > 0, "no flow hashed to the second socket (the test proves nothing)");
+        }
+        finally
+        {
+            foreach (Socket? s in sockets)
+            {
+                s?.Dispose();
+            }
+        }
+    }
+
+    [RootFact]
+    public void Filter_DropsPortInBothDirections_CountsEachAndPassesTheRest()
+    {
+        var filter = new PortFilter(7777);
+        using PacketLab lab = PacketLab.Create();
+        PacketSocketBackend backend = lab.Attach(filter: filter);
+        lab.StartGuest();
+        using Socket blocked = lab.OpenUdp(7777);
+        using Socket open = lab.OpenUdp(7778);
+        blocked.ReceiveTimeout = 300;
+
+        lab.Send(0, TestFrames.Udp(PacketLab.GuestMac, PacketLab.PeerMac, PacketLab.GuestIp, PacketLab.PeerIp, 42000, 7777, "no"u8));
+        lab.Send(0, TestFrames.Udp(PacketLab.GuestMac, PacketLab.PeerMac, PacketLab.GuestIp, PacketLab.PeerIp, 42000, 7778, "yes"u8));
+        var buffer = new byte[64];
+        Assert.Equal("yes"u8.ToArray(), buffer.AsSpan(0, open.Receive(buffer)).ToArray());
+        Assert.Throws<SocketException>(() => blocked.Receive(buffer));
+
+        blocked.SendTo("no"u8.ToArray(), new IPEndPoint(PacketLab.GuestIp, 42000));
+        open.SendTo("yes"u8.ToArray(), new IPEndPoint(PacketLab.GuestIp, 42000));
+        var got = lab.WaitForFrame((f, h) => TestFrames.IsUdp(f, 42000, out _, out _));
+        Assert.True(got is not null);
+        TestFrames.IsUdp(got.Value.Frame, 42000, out ushort srcPort, out _);
+        Assert.Equal(7778, srcPort);
+        Assert.Null(lab.WaitForFrame((f, h) => TestFrames.IsUdp(f, 42000, out _, out _), 300));
+
+        PacketQueueCounters c = backend.GetCounters(0);
+        Assert.Equal(1, c.TransmitFiltered);
+        Assert.Equal(1, c.ReceiveFiltered);
+        Assert.True(filter.Seen[(int)PacketDirection.Transmit] >= 2 && filter.Seen[(int)PacketDirection.Receive] >= 2);
+    }
+
+    [RootFact]
+    public void Receive_GuestPostsNoBuffersForAWhile_FramesWaitInTheRingAndNoneIsLost()
+    {
+        using PacketLab lab = PacketLab.Create();
+        PacketSocketBackend backend = lab.Attach();
+        lab.StartGuest(queueSize: 16);
+        using Socket kernel = lab.OpenUdp(7100);
+
+        // Far more datagrams than the guest has receive buffers; the guest reads nothing meanwhile.
+        const int Count = 200;
+        for (int i = 0; i < Count; i++)
+        {
+            kernel.SendTo(BitConverter.GetBytes(i), new IPEndPoint(PacketLab.GuestIp, 7101));
+        }
+
+        System.Threading.Thread.Sleep(200);
+        Assert.True(backend.GetCounters(0).ReceiveNoBuffers > 0, "the guest's queue never ran out of buffers");
+        for (int i = 0; i < Count; i++)
+        {
+            var frame = lab.WaitForFrame((f, h) => TestFrames.IsUdp(f, 7101, out _, out _));
+            Assert.True(frame is not null, $"datagram {i} of {Count} was lost");
+            TestFrames.IsUdp(frame.Value.Frame, 7101, out _, out ReadOnlySpan<byte> payload);
+            Assert.Equal(i, BitConverter.ToInt32(payload));
+        }
+
+        PacketQueueCounters c = backend.GetCounters(0);
+        Assert.Equal(0, c.KernelDrops);
+        Assert.True(c.ReceivedFrames >= Count);
+    }
+
+    [RootFact]
+    public void Receive_VlanTagTheKernelTookOff_IsPutBackWithTheChecksumStartMoved()
+    {
+        // Two guests on the two ends of the veth, each through its own packet socket: B sends a tagged frame, the
+        // receiving end moves the tag into metadata (skb_vlan_untag), and A's backend must put it back.
+        using PacketLab lab = PacketLab.Create();
+        lab.Attach();
+        lab.StartGuest();
+        using var backendB = lab.Ns.Enter(() => new PacketSocketBackend(new PacketSocketOptions { Interface = PacketLab.PeerLink, BlockSize = 128 * 1024, BlockCount = 4 }));
+        MacAddress macB = MacAddress.Parse("52:54:00:6b:00:0b");
+        using var guestB = VirtioRing.Net.InProcess.InProcessGuest.Create(backendB, new VirtioRing.Net.InProcess.InProcessGuestOptions { Mac = macB, Name = "peer" });
+
+        byte[] untagged = TestFrames.Udp(macB, PacketLab.GuestMac, PacketLab.PeerIp, PacketLab.GuestIp, 5555, 6666, "tagged"u8, partialChecksum: true);
+        byte[] tagged = new byte[untagged.Length + 4];
+        untagged.AsSpan(0, 12).CopyTo(tagged);
+        tagged[12] = 0x81;
+        tagged[13] = 0x00;
+        tagged[14] = 0x20;   // priority 1, VLAN 5
+        tagged[15] = 0x05;
+        untagged.AsSpan(12).CopyTo(tagged.AsSpan(16));
+        VirtioNetHeader h = TestFrames.NeedsChecksum(tcp: false);
+        h.ChecksumStart += 4;
+        Assert.True(guestB.Driver.TrySend(0, tagged, h));
+
+        var got = lab.WaitForFrame((f, hdr) => f.Length >= 16 && f[12] == 0x81 && f[13] == 0x00);
+        Assert.True(got is not null, "the tagged frame did not arrive tagged");
+        Assert.True(tagged.AsSpan().SequenceEqual(got.Value.Frame), "the frame differs from the one sent");
+        if ((got.Value.Header.Flags & NetHeaderFlags.NeedsChecksum) != 0)
+        {
+            Assert.Equal(TestFrames.EthernetLength + 4 + TestFrames.Ipv4Length, got.Value.Header.ChecksumStart);
+        }
+    }
+
+    /// <summary>Drops UDP over IPv4 (no options) from or to one port, in both directions; counts what it sees.</summary>
+    private sealed class PortFilter(ushort port) : IPacketSocketFilter
+    {
+        public int[] Seen { get; } = new int[2];
+
+        public PacketFilterVerdict Inspect(in VirtioRing.Net.Backends.NetFrame frame, PacketDirection direction, int queue)
+        {
+            System.Threading.Interlocked.Increment(ref Seen[(int)direction]);
+            Span<byte> scratch = stackalloc byte[38];
+            ReadOnlySpan<byte> h = frame.Peek(38, scratch);
+            if (h.Length < 38 || h[12] != 0x08 || h[13] != 0x00 || h[14] != 0x45 || h[23] != 17)
+            {
+                return PacketFilterVerdict.Accept;
+            }
+
+            ushort src = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(h.Slice(34));
+            ushort dst = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(h.Slice(36));
+            return src == port || dst == port ? PacketFilterVerdict.Drop : PacketFilterVerdict.Accept;
+        }
+    }
 }
