@@ -59,6 +59,12 @@ internal sealed unsafe partial class PacketQueue : IDisposable
     /// <summary>Gets or sets when (<see cref="Environment.TickCount64"/>) to wake the queue for a send that answered <c>ENOBUFS</c>; 0 for never.</summary>
     public long RetryAtTicks { get; set; }
 
+    /// <summary>Gets or sets when to look again whether the socket was unbound after its link went down; 0 for never.</summary>
+    public long RecheckAtTicks { get; set; }
+
+    /// <summary>Gets or sets how many of those looks were taken.</summary>
+    public int RecheckStep { get; set; }
+
     /// <summary>Gets the failure that stopped the queue for good, or <see langword="null"/>.</summary>
     public Exception? Fault => Volatile.Read(ref _fault);
 

@@ -25,6 +25,9 @@ internal sealed class PacketReadiness : IDisposable
     private const ulong StopToken = ulong.MaxValue;
     private const int NoBufsRetryMilliseconds = 1;
 
+    /// <summary>When to look again whether a socket whose link went down was unbound (its interface deleted).</summary>
+    private static readonly int[] RecheckDelays = [10, 50, 250];
+
     private readonly PacketSocketBackend _owner;
     private readonly PacketQueue[] _queues;
     private readonly SafeFileDescriptor _epoll;
@@ -158,7 +161,7 @@ internal sealed class PacketReadiness : IDisposable
                     Handle(_queues[(int)token], events[i].events);
                 }
 
-                WakeDueRetries();
+                RunDueTimers();
             }
         }
         catch (Exception e) when (!_stopping)
@@ -178,10 +181,16 @@ internal sealed class PacketReadiness : IDisposable
         if ((events & (LibC.EPOLLERR | LibC.EPOLLHUP)) != 0)
         {
             int error = q.TakeSocketError();   // clears it (ENETDOWN when the interface went down or away)
-            if (q.BoundInterfaceIndex() != _owner.InterfaceIndex)
+            if (!CheckBound(q, error))
             {
-                q.TrySetFault(new LinuxException("AF_PACKET socket", error != 0 ? error : LibC.ENODEV,
-                    $"interface \"{_owner.InterfaceName}\" (index {_owner.InterfaceIndex}) was deleted or left the namespace; backend queue {q.Index} stops"));
+                // Still bound: the link went down, or it is being deleted and the kernel has not unbound the socket
+                // yet (deleting an interface that is up first takes it down, and only that step raises the error).
+                // Look again shortly: deletion unbinds within the same operation.
+                lock (q.InterestGate)
+                {
+                    q.RecheckStep = 0;
+                    q.RecheckAtTicks = Environment.TickCount64 + RecheckDelays[0];
+                }
             }
 
             _owner.WakeQueue(q.Index);   // the worker reports the fault, or retries what a link-down refused
@@ -212,7 +221,20 @@ internal sealed class PacketReadiness : IDisposable
         }
     }
 
-    /// <summary>The wait's timeout: until the earliest <c>ENOBUFS</c> retry, or none.</summary>
+    /// <summary>Whether the socket lost its binding (the interface is gone); records the queue's fault when it did.</summary>
+    private bool CheckBound(PacketQueue q, int error)
+    {
+        if (q.BoundInterfaceIndex() == _owner.InterfaceIndex)
+        {
+            return false;
+        }
+
+        q.TrySetFault(new LinuxException("AF_PACKET socket", error != 0 ? error : LibC.ENODEV,
+            $"interface \"{_owner.InterfaceName}\" (index {_owner.InterfaceIndex}) was deleted or left the namespace; backend queue {q.Index} stops"));
+        return true;
+    }
+
+    /// <summary>The wait's timeout: until the earliest timer (an <c>ENOBUFS</c> retry, a link-down re-check), or none.</summary>
     private int NextTimeout()
     {
         long earliest = long.MaxValue;
@@ -224,28 +246,51 @@ internal sealed class PacketReadiness : IDisposable
                 {
                     earliest = q.RetryAtTicks;
                 }
+
+                if (q.RecheckAtTicks != 0 && q.RecheckAtTicks < earliest)
+                {
+                    earliest = q.RecheckAtTicks;
+                }
             }
         }
 
         return earliest == long.MaxValue ? -1 : (int)Math.Clamp(earliest - Environment.TickCount64, 0, int.MaxValue);
     }
 
-    private void WakeDueRetries()
+    private void RunDueTimers()
     {
         long now = Environment.TickCount64;
         foreach (PacketQueue q in _queues)
         {
-            bool due;
+            bool retry;
+            bool recheck;
             lock (q.InterestGate)
             {
-                due = q.RetryAtTicks != 0 && q.RetryAtTicks <= now;
-                if (due)
+                retry = q.RetryAtTicks != 0 && q.RetryAtTicks <= now;
+                if (retry)
                 {
                     q.RetryAtTicks = 0;
                 }
+
+                recheck = q.RecheckAtTicks != 0 && q.RecheckAtTicks <= now;
+                if (recheck)
+                {
+                    q.RecheckStep++;
+                    q.RecheckAtTicks = q.RecheckStep < RecheckDelays.Length ? now + RecheckDelays[q.RecheckStep] : 0;
+                }
             }
 
-            if (due)
+            if (recheck && q.Fault is null && CheckBound(q, LibC.ENETDOWN))
+            {
+                lock (q.InterestGate)
+                {
+                    q.RecheckAtTicks = 0;
+                }
+
+                retry = true;   // wake the queue: its worker reports the fault
+            }
+
+            if (retry)
             {
                 _owner.WakeQueue(q.Index);
             }

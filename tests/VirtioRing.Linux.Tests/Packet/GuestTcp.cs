@@ -42,7 +42,7 @@ internal sealed class GuestTcp
         tcp.Segment(tcp._iss, 0, TestFrames.TcpSyn, [], mss: Mss);
         var synAck = lab.WaitForFrame((f, h) => TestFrames.IsTcp(f, peerPort, port, out _, out uint ack, out byte flags, out _, out _) &&
             (flags & (TestFrames.TcpSyn | TestFrames.TcpAck)) == (TestFrames.TcpSyn | TestFrames.TcpAck) && ack == tcp._iss + 1);
-        Assert.True(synAck is not null, "no SYN-ACK from the kernel");
+        Assert.True(synAck is not null, "no SYN-ACK from the kernel: " + lab.Describe());
         TestFrames.IsTcp(synAck.Value.Frame, peerPort, port, out uint seq, out _, out _, out ushort window, out _);
         tcp._peerNext = seq + 1;
         tcp._peerWindow = window;

@@ -169,6 +169,24 @@ internal sealed class PacketLab : IDisposable
         return null;
     }
 
+    /// <summary>The backend's and the device's counters, for failure messages.</summary>
+    public string Describe()
+    {
+        var b = new System.Text.StringBuilder();
+        for (int q = 0; Backend is not null && q < Backend.QueueCount; q++)
+        {
+            PacketQueueCounters c = Backend.GetCounters(q);
+            b.Append(System.Globalization.CultureInfo.InvariantCulture, $"[backend q{q}: rx {c.ReceivedFrames} tx {c.TransmittedFrames} busy {c.TransmitBusy} nobuf {c.ReceiveNoBuffers} hostfilt {c.ReceiveHostFiltered} bad {c.ReceiveBadFrame} down {c.ReceiveQueueDown} trunc {c.ReceiveTruncated} kdrops {c.KernelDrops} txerr {c.TransmitErrors}/{c.TransmitInvalid}/{c.TransmitTooLong}/{c.TransmitLinkDown} faulted {c.IsFaulted}] ");
+        }
+
+        for (int i = 0; Guest is not null && i < 2 * Guest.Driver.QueuePairs; i++)
+        {
+            b.Append(System.Globalization.CultureInfo.InvariantCulture, $"[device q{i}: {Guest.Device.GetCounters(i)}] ");
+        }
+
+        return b.ToString();
+    }
+
     public void Dispose()
     {
         Guest?.Dispose();

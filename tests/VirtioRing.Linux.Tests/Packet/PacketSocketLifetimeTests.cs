@@ -82,6 +82,28 @@ public sealed class PacketSocketLifetimeTests
     }
 
     [RootFact]
+    public void InterfaceDeletedWhileIdle_TheReadinessThreadNoticesAndEachQueueFaultsOnce()
+    {
+        using PacketLab lab = PacketLab.Create();
+        PacketSocketBackend backend = lab.Attach(queues: 2);
+        var guest = lab.StartGuest(pairs: 2);
+        var faults = new ConcurrentQueue<NetBackendFaultEventArgs>();
+        guest.Device.BackendFaulted += (_, e) => faults.Enqueue(e);
+
+        // Nothing is sent after the deletion: only the sockets' error event (EPOLLERR, the socket unbound) tells.
+        lab.Ns.Ip("link", "del", PacketLab.BoundLink);
+        long deadline = Environment.TickCount64 + 5000;
+        while (faults.Count < 2 && Environment.TickCount64 < deadline)
+        {
+            Thread.Sleep(10);
+        }
+
+        Assert.Equal([0, 1], faults.Select(f => f.BackendQueue).Order().ToArray());
+        Assert.All(faults, f => Assert.Contains("was deleted", f.Error.Message, StringComparison.Ordinal));
+        Assert.True(backend.GetCounters(0).IsFaulted && backend.GetCounters(1).IsFaulted);
+    }
+
+    [RootFact]
     public void Dispose_AfterTraffic_ClosesEverySocketUnmapsEveryRingAndEndsTheThread()
     {
         using PacketLab lab = PacketLab.Create();
