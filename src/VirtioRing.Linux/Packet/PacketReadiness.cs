@@ -17,7 +17,7 @@ namespace VirtioRing.Linux.Packet;
 /// owned by the kernel, and a block retired after that look raises a new edge (the kernel's <c>sk_data_ready</c>).</para>
 /// <para><c>EPOLLERR</c> carries the kernel's notice that the interface went down or away: the thread reads the
 /// socket error, and when the socket is no longer bound (the interface was deleted) it records the queue's fault and
-/// wakes the queue, whose worker reports it to the host.</para>
+/// reports it to the host (<c>INetBackendHost.ReportFault</c>, once per queue, from this thread).</para>
 /// </remarks>
 [DebuggerDisplay("epoll {_epoll}, {_queues.Length} socket(s)")]
 internal sealed class PacketReadiness : IDisposable
@@ -79,11 +79,21 @@ internal sealed class PacketReadiness : IDisposable
                 return;
             }
 
-            q.WantWritable = true;
-
-            // MOD re-evaluates readiness: when room appeared since the EAGAIN, the event is queued at once.
-            Control(LibC.EPOLL_CTL_MOD, q.Socket, LibC.EPOLLIN | LibC.EPOLLOUT | LibC.EPOLLET, (ulong)q.Index);
+            try
+            {
+                // MOD re-evaluates readiness: when room appeared since the EAGAIN, the event is queued at once.
+                Control(LibC.EPOLL_CTL_MOD, q.Socket, LibC.EPOLLIN | LibC.EPOLLOUT | LibC.EPOLLET, (ulong)q.Index);
+                q.WantWritable = true;
+                return;
+            }
+            catch (Exception e) when (e is LinuxException or ObjectDisposedException)
+            {
+                // Not watchable now (ENOMEM, or the backend is being disposed): retry on the timer instead; a send
+                // must not throw.
+            }
         }
+
+        RetryLater(q);
     }
 
     /// <summary>
@@ -102,7 +112,14 @@ internal sealed class PacketReadiness : IDisposable
             q.RetryAtTicks = Environment.TickCount64 + NoBufsRetryMilliseconds;
         }
 
-        _signal.Notify();   // recompute the wait's timeout
+        try
+        {
+            _signal.Notify();   // recompute the wait's timeout
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: nobody waits for the retry any more.
+        }
     }
 
     /// <summary>Stops the thread and waits for it, then closes the epoll instance and the eventfd (the sockets stay open).</summary>
@@ -164,14 +181,17 @@ internal sealed class PacketReadiness : IDisposable
                 RunDueTimers();
             }
         }
-        catch (Exception e) when (!_stopping)
+        catch (Exception e)
         {
             // The loop cannot go on (an epoll call failed: a bug, not a network event). Stop every queue with the
             // reason rather than leave them waiting for wake-ups that will never come, or take the process down.
-            foreach (PacketQueue q in _queues)
+            if (!_stopping)
             {
-                q.TrySetFault(e);
-                _owner.WakeQueue(q.Index);
+                foreach (PacketQueue q in _queues)
+                {
+                    q.TrySetFault(e);
+                    _owner.ReportFaultOnce(q);
+                }
             }
         }
     }
@@ -231,6 +251,10 @@ internal sealed class PacketReadiness : IDisposable
 
         q.TrySetFault(new LinuxException("AF_PACKET socket", error != 0 ? error : LibC.ENODEV,
             $"interface \"{_owner.InterfaceName}\" (index {_owner.InterfaceIndex}) was deleted or left the namespace; backend queue {q.Index} stops"));
+
+        // Reported from here, not left to the queue's worker: the engine may never poll this queue again (a ring
+        // folded onto an active queue whose own fault was reported first stops being read).
+        _owner.ReportFaultOnce(q);
         return true;
     }
 

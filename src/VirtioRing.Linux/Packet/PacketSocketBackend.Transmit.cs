@@ -188,8 +188,8 @@ public sealed unsafe partial class PacketSocketBackend
         return NetTransmitStatus.Dropped;
     }
 
-    /// <summary>Reports the queue's fault to the host, once per queue (from the queue's worker thread).</summary>
-    private void ReportFaultOnce(PacketQueue q)
+    /// <summary>Reports the queue's fault to the host, once per queue (from whichever thread notices it first).</summary>
+    internal void ReportFaultOnce(PacketQueue q)
     {
         INetBackendHost? host = Volatile.Read(ref _host);
         if (host is not null && q.TryClaimFaultReport())
