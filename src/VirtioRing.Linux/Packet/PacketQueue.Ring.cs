@@ -99,4 +99,18 @@ internal sealed unsafe partial class PacketQueue
         _open = false;
         _block = _block + 1 == _blockCount ? 0 : _block + 1;
     }
+
+    /// <summary>The ring's state for diagnostics: each block's owner and frame count, and where reading stands (racy reads; tests only).</summary>
+    internal string DescribeRing()
+    {
+        var b = new System.Text.StringBuilder();
+        b.Append(System.Globalization.CultureInfo.InvariantCulture, $"reader at block {_block} (open {_open}, {_left} left, offset {_offset}); blocks:");
+        for (int i = 0; i < _blockCount && _ring is not null; i++)
+        {
+            var d = (tpacket_block_desc*)(_ring + ((nuint)(uint)i * (nuint)(uint)_blockSize));
+            b.Append(System.Globalization.CultureInfo.InvariantCulture, $" {i}:{Volatile.Read(ref d->bh1.block_status):x}/{d->bh1.num_pkts}/seq{d->bh1.seq_num}");
+        }
+
+        return b.ToString();
+    }
 }

@@ -74,6 +74,9 @@ internal sealed unsafe partial class PacketQueue : IDisposable
     /// <summary>Gets the iovec array of a send (<see cref="MaxFramePieces"/> + 1 entries of native memory).</summary>
     public iovec* SendVector => (iovec*)(_native + 16);
 
+    /// <summary>Gets or sets where the queue's next <c>Receive</c> starts among the rings it reads (its own and those folded onto it).</summary>
+    public int FoldCursor { get; set; }
+
     /// <summary>Gets or sets the private copy of a transmitted frame (a filter is installed, or the gather list is too long); grown rarely.</summary>
     public byte[]? SendCopy { get; set; }
 
@@ -100,8 +103,12 @@ internal sealed unsafe partial class PacketQueue : IDisposable
     public long TransmitFaulted;
     public long TransmitErrors;
 
-    // Accumulated PACKET_STATISTICS drops (the kernel resets its counters on each read); under InterestGate.
+    // Accumulated PACKET_STATISTICS counts (the kernel resets its counters on each read); under InterestGate.
     private long _kernelDrops;
+    private long _kernelPackets;
+
+    /// <summary>Gets the frames the kernel put in the ring (or dropped for want of room) as of the last <see cref="ReadKernelDrops"/> (diagnostics).</summary>
+    internal long KernelPackets => Volatile.Read(ref _kernelPackets);
 
     /// <summary>
     /// Opens and configures the socket of one queue, in this order: a socket with protocol 0 (it receives nothing
@@ -273,6 +280,7 @@ internal sealed unsafe partial class PacketQueue : IDisposable
             if (LibC.getsockopt(fd.Value, LibC.SOL_PACKET, LibC.PACKET_STATISTICS, stats, &length) == 0)
             {
                 _kernelDrops += stats[1];
+                _kernelPackets += stats[0];
             }
 
             return _kernelDrops;

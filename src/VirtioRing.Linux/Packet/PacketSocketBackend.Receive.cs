@@ -1,6 +1,6 @@
 using System;
-using System.Threading;
 using System.Buffers.Binary;
+using System.Threading;
 using Tmds.Linux;
 using VirtioRing.Linux.Interop;
 using VirtioRing.Net;
@@ -36,13 +36,19 @@ public sealed unsafe partial class PacketSocketBackend
         // active queue they fold onto: ring r by queue r % active. The fanout group keeps hashing flows to every
         // socket, so nothing is stranded in a ring nobody reads.
         int active = Volatile.Read(ref _activeQueues);
-        int done = ReceiveRing(own, budget);
-        if (queue < active)
+        int rings = queue < active ? 1 + ((_queues.Length - 1 - queue) / active) : 1;
+        if (rings == 1)
         {
-            for (int r = queue + active; r < _queues.Length && done < budget; r += active)
-            {
-                done += ReceiveRing(_queues[r], budget - done);
-            }
+            return ReceiveRing(own, budget);
+        }
+
+        // Several rings: start at a different one each call, so a busy ring cannot starve the others of the budget.
+        int start = (int)(unchecked((uint)own.FoldCursor++) % (uint)rings);
+        int done = 0;
+        for (int k = 0; k < rings && done < budget; k++)
+        {
+            int index = start + k < rings ? start + k : start + k - rings;
+            done += ReceiveRing(_queues[queue + (index * active)], budget - done);
         }
 
         return done;

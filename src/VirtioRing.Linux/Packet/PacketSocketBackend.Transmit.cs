@@ -1,7 +1,7 @@
 using System;
-using System.Threading;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading;
 using Tmds.Linux;
 using VirtioRing.Linux.Interop;
 using VirtioRing.Net;

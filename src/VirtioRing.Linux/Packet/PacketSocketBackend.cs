@@ -176,6 +176,14 @@ public sealed partial class PacketSocketBackend : INetBackend, INetBackendQueueA
         }
     }
 
+    /// <summary>Describes a queue's ring and the kernel's counts, for test failure messages.</summary>
+    internal string DescribeRing(int queue)
+    {
+        PacketQueue q = QueueAt(queue);
+        long drops = q.ReadKernelDrops();
+        return $"kernel packets {q.KernelPackets}, drops {drops}, active queues {Volatile.Read(ref _activeQueues)}; {q.DescribeRing()}";
+    }
+
     /// <summary>Wakes the queue that reads ring <paramref name="ring"/> through the host (the readiness thread, receive-buffer waiters): the ring's own queue, or the active queue it folds onto.</summary>
     internal void WakeQueue(int ring)
     {

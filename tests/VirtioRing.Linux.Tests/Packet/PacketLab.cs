@@ -61,12 +61,29 @@ internal sealed class PacketLab : IDisposable
                 ns.Ip("neigh", "replace", GuestIp.ToString(), "lladdr", GuestMac.ToString(), "dev", PeerLink, "nud", "permanent");
             }
 
-            return new PacketLab(ns);
+            var lab = new PacketLab(ns);
+            lab.WaitUntilUp();
+            return lab;
         }
         catch
         {
             ns.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits until both veth ends are operationally up. The end that was brought up while its peer was still down gets
+    /// its carrier later and is only activated by the kernel's link watch (up to a second later); until then its
+    /// queueing discipline is the no-op one, which drops what is sent and reports success.
+    /// </summary>
+    public void WaitUntilUp()
+    {
+        long deadline = Environment.TickCount64 + 5000;
+        while (!IsUp(BoundLink) || !IsUp(PeerLink))
+        {
+            Assert.True(Environment.TickCount64 < deadline, "the veth pair did not come up: " + Ns.Ip("link", "show"));
+            Thread.Sleep(10);
         }
     }
 
@@ -98,6 +115,12 @@ internal sealed class PacketLab : IDisposable
             Name = "packet-test",
         });
         return Guest;
+    }
+
+    private bool IsUp(string link)
+    {
+        string show = Ns.Ip("link", "show", link);
+        return show.Contains("state UP", StringComparison.Ordinal) && !show.Contains("qdisc noop", StringComparison.Ordinal);
     }
 
     /// <summary>Opens a UDP socket on the kernel's side, bound to <see cref="PeerIp"/>:<paramref name="port"/>.</summary>
@@ -179,9 +202,44 @@ internal sealed class PacketLab : IDisposable
             b.Append(System.Globalization.CultureInfo.InvariantCulture, $"[backend q{q}: rx {c.ReceivedFrames} tx {c.TransmittedFrames} busy {c.TransmitBusy} nobuf {c.ReceiveNoBuffers} hostfilt {c.ReceiveHostFiltered} bad {c.ReceiveBadFrame} down {c.ReceiveQueueDown} trunc {c.ReceiveTruncated} kdrops {c.KernelDrops} txerr {c.TransmitErrors}/{c.TransmitInvalid}/{c.TransmitTooLong}/{c.TransmitLinkDown} faulted {c.IsFaulted}] ");
         }
 
+        for (int q = 0; Backend is not null && q < Backend.QueueCount; q++)
+        {
+            b.Append(System.Globalization.CultureInfo.InvariantCulture, $"[ring q{q}: {Backend.DescribeRing(q)}] ");
+        }
+
+        b.Append(System.Globalization.CultureInfo.InvariantCulture, $"[epoll: {EpollInterest()}] ");
         for (int i = 0; Guest is not null && i < 2 * Guest.Driver.QueuePairs; i++)
         {
             b.Append(System.Globalization.CultureInfo.InvariantCulture, $"[device q{i}: {Guest.Device.GetCounters(i)}] ");
+        }
+
+        return b.ToString();
+    }
+
+    /// <summary>What this process's epoll instances watch (<c>/proc/self/fdinfo</c>: target fd and event mask).</summary>
+    private static string EpollInterest()
+    {
+        var b = new System.Text.StringBuilder();
+        foreach (string fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget != "anon_inode:[eventpoll]")
+                {
+                    continue;
+                }
+
+                foreach (string line in File.ReadAllLines("/proc/self/fdinfo/" + Path.GetFileName(fd)))
+                {
+                    if (line.StartsWith("tfd:", StringComparison.Ordinal))
+                    {
+                        b.Append(Path.GetFileName(fd)).Append(": ").Append(line.Replace("\t", " ", StringComparison.Ordinal)).Append("; ");
+                    }
+                }
+            }
+            catch (IOException)
+            {
+            }
         }
 
         return b.ToString();

@@ -373,6 +373,7 @@ public sealed class PacketSocketBackendTests
 
         Assert.Equal(5, backend.GetCounters(0).TransmitLinkDown);
         lab.Ns.Ip("link", "set", PacketLab.BoundLink, "up");
+        lab.WaitUntilUp();   // the peer's carrier comes back through the kernel's link watch, a while later
         var buffer = new byte[16];
         deadline = Environment.TickCount64 + 5000;
         int n = 0;
@@ -394,7 +395,7 @@ public sealed class PacketSocketBackendTests
         kernel.SendTo([7], new IPEndPoint(PacketLab.GuestIp, 44000));
         var got = lab.WaitForFrame((f, h) => TestFrames.IsUdp(f, 44000, out _, out ReadOnlySpan<byte> p) && p.Length == 1 && p[0] == 7);
         PacketQueueCounters c = backend.GetCounters(0);
-        Assert.True(got is not null, $"the kernel's datagram did not reach the guest after the link came back: rx {c.ReceivedFrames}, host-filtered {c.ReceiveHostFiltered}, bad {c.ReceiveBadFrame}, down {c.ReceiveQueueDown}, kernel drops {c.KernelDrops}; link {lab.Ns.Ip("-s", "link", "show", PacketLab.BoundLink)}");
+        Assert.True(got is not null, $"the kernel's datagram did not reach the guest after the link came back: rx {c.ReceivedFrames}, host-filtered {c.ReceiveHostFiltered}, bad {c.ReceiveBadFrame}, down {c.ReceiveQueueDown}, kernel drops {c.KernelDrops}; link {lab.Ns.Ip("-s", "link", "show", PacketLab.BoundLink)} {lab.Describe()}");
         Assert.Equal(0, faults);
         Assert.False(backend.GetCounters(0).IsFaulted);
     }
