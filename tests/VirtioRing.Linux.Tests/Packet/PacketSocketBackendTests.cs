@@ -350,6 +350,24 @@ public sealed class PacketSocketBackendTests
     }
 
     [RootFact]
+    public void Transmit_GuestsOwnFrames_AreNotLoopedBackToIt()
+    {
+        using PacketLab lab = PacketLab.Create();
+        PacketSocketBackend backend = lab.Attach();
+        lab.StartGuest();
+        using Socket sink = lab.OpenUdp(7900);
+        for (int i = 0; i < 5; i++)
+        {
+            lab.Send(0, TestFrames.Udp(PacketLab.GuestMac, PacketLab.PeerMac, PacketLab.GuestIp, PacketLab.PeerIp, 46000, 7900, [(byte)i]));
+            Assert.Equal(1, sink.Receive(new byte[8]));
+        }
+
+        // PACKET_IGNORE_OUTGOING: the socket does not see what it sent itself (nor does any frame come back).
+        Assert.Null(lab.WaitForFrame((f, h) => true, 300));
+        Assert.Equal(0, backend.GetCounters(0).ReceivedFrames);
+    }
+
+    [RootFact]
     public void Transmit_LinkDown_FramesDroppedAndCountedWithoutAFault_ThenFlowAgainWhenUp()
     {
         using PacketLab lab = PacketLab.Create();
