@@ -350,19 +350,32 @@ public sealed class PacketSocketBackendTests
     }
 
     [RootFact]
-    public void Transmit_GuestsOwnFrames_AreNotLoopedBackToIt()
+    public void Receive_WhatTheGuestAndTheHostSendOutOfTheInterface_IsNotDeliveredToTheGuest()
     {
         using PacketLab lab = PacketLab.Create();
+
+        // The host's own stack also uses the bound end: an address and a neighbour behind it.
+        lab.Ns.Ip("addr", "add", "10.107.1.1/24", "dev", PacketLab.BoundLink);
+        lab.Ns.Ip("neigh", "replace", "10.107.1.2", "lladdr", "02:00:00:6b:01:02", "dev", PacketLab.BoundLink, "nud", "permanent");
         PacketSocketBackend backend = lab.Attach();
         lab.StartGuest();
         using Socket sink = lab.OpenUdp(7900);
+        using Socket host = lab.Ns.Enter(() =>
+        {
+            var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            s.Bind(new IPEndPoint(IPAddress.Parse("10.107.1.1"), 7901));
+            return s;
+        });
         for (int i = 0; i < 5; i++)
         {
+            // The guest's frames: the kernel never hands a packet socket (or its fanout group) its own sends.
             lab.Send(0, TestFrames.Udp(PacketLab.GuestMac, PacketLab.PeerMac, PacketLab.GuestIp, PacketLab.PeerIp, 46000, 7900, [(byte)i]));
             Assert.Equal(1, sink.Receive(new byte[8]));
+
+            // The host's frames leaving through the interface: PACKET_IGNORE_OUTGOING keeps them from the guest.
+            host.SendTo([(byte)i], new IPEndPoint(IPAddress.Parse("10.107.1.2"), 7902));
         }
 
-        // PACKET_IGNORE_OUTGOING: the socket does not see what it sent itself (nor does any frame come back).
         Assert.Null(lab.WaitForFrame((f, h) => true, 300));
         Assert.Equal(0, backend.GetCounters(0).ReceivedFrames);
     }
