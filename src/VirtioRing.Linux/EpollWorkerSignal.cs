@@ -255,7 +255,14 @@ public sealed class EpollWorkerSignal : WorkerSignal, IDisposable
                 {
                     if (r.ConsumeEventFd)
                     {
-                        EventFd.TryConsume(r.Handle, out _);
+                        try
+                        {
+                            EventFd.TryConsume(r.Handle, out _);
+                        }
+                        catch (ObjectDisposedException)
+                        {
+                            break;   // removed and closed after epoll_wait reported it: nothing to consume or notify
+                        }
                     }
 
                     r.OnReadable?.Notify();

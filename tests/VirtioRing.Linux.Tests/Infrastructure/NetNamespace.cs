@@ -169,8 +169,10 @@ public static class Tool
         }
 
         using Process p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
+        using StreamReader errorPipe = p.StandardError;   // closed here, not when a collection runs (fd-counting tests)
+        using StreamReader outputPipe = p.StandardOutput;
+        var stderr = errorPipe.ReadToEndAsync();
+        string stdout = outputPipe.ReadToEnd();
         if (!p.WaitForExit(20_000))
         {
             p.Kill(entireProcessTree: true);   // only the process this call started

@@ -48,8 +48,8 @@ public readonly unsafe ref struct NetReceiveBuffers
 /// <summary>The segment list behind a <see cref="NetReceiveBuffers"/> (one per receive queue, reused).</summary>
 internal sealed class DirectSegments
 {
-    /// <summary>The most segments lent for one frame (the kernel's limit for one vectored call, UIO_MAXIOV).</summary>
-    public const int MaxSegments = 1024;
+    /// <summary>The most segments lent for one frame: one less than the kernel's limit for one vectored call (UIO_MAXIOV, 1024), so a reader may add one vector of its own (a TAP's truncation probe).</summary>
+    public const int MaxSegments = 1023;
 
     public readonly IntPtr[] Address = new IntPtr[MaxSegments];
 

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using VirtioRing.Net.Backends;
 using VirtioRing.Net.Control;
@@ -12,7 +13,7 @@ namespace VirtioRing.Net.Engine;
 /// <content>Receive in place: a backend's source writes frames straight into the guest's buffers.</content>
 public sealed partial class NetDevice : INetDirectReceiveHost
 {
-    private byte[]?[]? _directBounce;   // per backend queue: the copy for frames that take the Deliver path
+    private DirectBounce?[]? _directBounce;   // per backend queue: the copy for frames that take the Deliver path
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="queue"/> is not a backend queue, or <paramref name="budget"/> is below 1.</exception>
@@ -35,10 +36,29 @@ public sealed partial class NetDevice : INetDirectReceiveHost
             ThrowHelper.ThrowArgumentOutOfRange(nameof(budget));
         }
 
+        DirectBounce bounce = Bounce(queue);
         int frames = 0;
         Span<byte> scratch = stackalloc byte[PeekLength];
-        while (frames < budget)
+        while (true)
         {
+            // A frame taken from the source but not yet delivered (its queue had no room) goes first: the
+            // source has let go of it, so it is offered again until it is placed, never dropped for lack of room.
+            if (bounce.Pending)
+            {
+                NetDeliveryResult r = Deliver(bounce.Target, NetFrame.FromSpan(bounce.Header, bounce.Frame));
+                if (r.Status == NetDeliveryStatus.NoBuffers)
+                {
+                    return new NetDirectReceiveResult(NetDirectReceiveStatus.NoBuffers, frames, r.Queue);
+                }
+
+                bounce.Pending = false;
+            }
+
+            if (frames >= budget)
+            {
+                return new NetDirectReceiveResult(NetDirectReceiveStatus.BudgetUsed, frames, -1);
+            }
+
             NetControlHandler? control = _control;
             if (!_running || control is null)
             {
@@ -49,10 +69,7 @@ public sealed partial class NetDevice : INetDirectReceiveHost
             int q = queue < active ? queue : queue % active;
             ReceiveQueueSlot slot = _rx[q];
             NetControlState state = control.State;
-            DirectOutcome outcome;
-            VirtioNetHeader header = default;
-            int frameLength = 0;
-            int target = q;
+            int lendFrame = (GuestOffloads(state) & ReceiveGso) != 0 ? NetReceiveWriter.LargeFrameLength : _options.Mtu + ReceiveLinkHeaderBytes;
             bool broke = false;
             lock (slot.Gate)
             {
@@ -62,22 +79,31 @@ public sealed partial class NetDevice : INetDirectReceiveHost
                 }
 
                 DirectSegments lent = slot.Lent;
-                NetReceiveStatus room = slot.Writer!.Lend(lent);
-                if (room == NetReceiveStatus.NoBuffers)
+                NetReceiveStatus room = slot.Writer!.Lend(lent, lendFrame, out int returned);
+                if (returned > 0)
+                {
+                    Volatile.Write(ref slot.Dirty, true);   // chains that can never hold a frame, given back empty
+                }
+
+                if (room == NetReceiveStatus.NoBuffers && slot.Writer.HeldCount == 0)
                 {
                     return new NetDirectReceiveResult(NetDirectReceiveStatus.NoBuffers, frames, q);
                 }
 
-                if (room != NetReceiveStatus.Delivered)
+                if (room == NetReceiveStatus.QueueBroken)
                 {
                     slot.Counters.BrokenQueue++;
                     slot.Broken = true;
                     broke = true;
-                    outcome = DirectOutcome.Stop;
                 }
                 else
                 {
-                    int n = reader.Read(new NetReceiveBuffers(lent, Layout.Size));
+                    // Room for the longest frame: read in place. Less (the guest posts fewer buffers than a 64 KiB
+                    // frame takes, and holding them all did not help): read into this queue's copy and place the
+                    // frame by its real size — waiting for more buffers could wait for ever.
+                    bool inPlace = room == NetReceiveStatus.Delivered;
+                    DirectSegments target = inPlace ? lent : bounce.Segments(Layout.Size);
+                    int n = reader.Read(new NetReceiveBuffers(target, Layout.Size));
                     if (n == 0)
                     {
                         return new NetDirectReceiveResult(NetDirectReceiveStatus.Drained, frames, q);
@@ -89,12 +115,20 @@ public sealed partial class NetDevice : INetDirectReceiveHost
                     }
 
                     frames++;
-                    outcome = CompleteLent(slot, lent, n, state, active, scratch, ref header, ref target);
-                    if (outcome == DirectOutcome.Copy)
+                    if (inPlace)
                     {
-                        frameLength = n - Layout.Size;
-                        byte[] bounce = Bounce(queue);
-                        NetReceiveWriter.CopyFromLent(lent, Layout.Size, bounce.AsSpan(0, frameLength));
+                        VirtioNetHeader header = default;
+                        int steer = q;
+                        if (CompleteLent(slot, lent, n, state, active, scratch, ref header, ref steer) == DirectOutcome.Copy)
+                        {
+                            int frameLength = n - Layout.Size;
+                            NetReceiveWriter.CopyFromLent(lent, Layout.Size, bounce.FrameSpace(frameLength));
+                            bounce.Hold(header, frameLength, steer);
+                        }
+                    }
+                    else
+                    {
+                        HoldBounced(slot, bounce, n, q);
                     }
                 }
             }
@@ -104,22 +138,35 @@ public sealed partial class NetDevice : INetDirectReceiveHost
                 ReportBroken(slot.QueueIndex, slot.Queue?.Fault ?? VirtqueueFault.None);
                 return new NetDirectReceiveResult(NetDirectReceiveStatus.QueueDown, frames, q);
             }
-
-            if (outcome == DirectOutcome.Copy)
-            {
-                // Offload adaptation or another queue: the general path (it filters, steers by the hint,
-                // adapts and counts) from this backend queue's own copy, outside the queue's lock.
-                Deliver(target, NetFrame.FromSpan(header, Bounce(queue).AsSpan(0, frameLength)));
-            }
         }
-
-        return new NetDirectReceiveResult(NetDirectReceiveStatus.BudgetUsed, frames, -1);
     }
 
-    private byte[] Bounce(int backendQueue)
+    private const NetOffloads ReceiveGso = NetOffloads.Tso4 | NetOffloads.Tso6 | NetOffloads.Ufo | NetOffloads.Uso4 | NetOffloads.Uso6;
+
+    /// <summary>Checks a frame read into the queue's copy (lengths, header) and holds it for the Deliver path (under the queue's lock).</summary>
+    private void HoldBounced(ReceiveQueueSlot slot, DirectBounce bounce, int written, int q)
     {
-        byte[]?[] all = _directBounce ?? Interlocked.CompareExchange(ref _directBounce, new byte[Backend.QueueCount][], null) ?? _directBounce!;
-        return all[backendQueue] ??= new byte[MaxFrameBytes];
+        NetHeaderLayout layout = Layout;
+        if (written > DirectBounce.Capacity(layout.Size) || written < layout.Size + 14)
+        {
+            slot.Counters.BadFrame++;
+            return;
+        }
+
+        if (VirtioNetHeader.TryRead(bounce.HeaderBytes(layout.Size), layout, out VirtioNetHeader h) != NetHeaderError.None)
+        {
+            slot.Counters.BadFrame++;
+            return;
+        }
+
+        h.Flags &= NetHeaderFlags.NeedsChecksum | NetHeaderFlags.DataValid;
+        bounce.Hold(h, written - layout.Size, q);
+    }
+
+    private DirectBounce Bounce(int backendQueue)
+    {
+        DirectBounce?[] all = _directBounce ?? Interlocked.CompareExchange(ref _directBounce, new DirectBounce?[Backend.QueueCount], null) ?? _directBounce!;
+        return all[backendQueue] ??= new DirectBounce();
     }
 
     /// <summary>
@@ -224,11 +271,76 @@ public sealed partial class NetDevice : INetDirectReceiveHost
         return DirectOutcome.Delivered;
     }
 
+    /// <summary>
+    /// One backend queue's copy of a frame that takes the Deliver path, and the frame held there until it is placed.
+    /// Pinned, because a reader may fill it by address like guest memory. Used by the backend queue's one thread.
+    /// </summary>
+    private sealed class DirectBounce
+    {
+        private const int MaxHeader = NetHeaderLayout.HashReportSize;
+        private readonly byte[] _bytes = new byte[MaxHeader + MaxFrameBytes];
+        private readonly DirectSegments _segments = new();
+        private GCHandle _pin;
+        private int _frameOffset;
+        private int _frameLength;
+
+        public DirectBounce()
+        {
+            _pin = GCHandle.Alloc(_bytes, GCHandleType.Pinned);
+        }
+
+        ~DirectBounce()
+        {
+            if (_pin.IsAllocated)
+            {
+                _pin.Free();
+            }
+        }
+
+        public bool Pending { get; set; }
+
+        public VirtioNetHeader Header { get; private set; }
+
+        public int Target { get; private set; }
+
+        public ReadOnlySpan<byte> Frame => _bytes.AsSpan(_frameOffset, _frameLength);
+
+        public static int Capacity(int headerSize) => headerSize + MaxFrameBytes;
+
+        public ReadOnlySpan<byte> HeaderBytes(int headerSize) => _bytes.AsSpan(0, headerSize);
+
+        /// <summary>The whole copy as one segment, for a reader to fill (header first).</summary>
+        public DirectSegments Segments(int headerSize)
+        {
+            _segments.Clear();
+            _segments.Address[0] = _pin.AddrOfPinnedObject();
+            _segments.Length[0] = headerSize + MaxFrameBytes;
+            _segments.Count = 1;
+            _segments.Capacity = headerSize + MaxFrameBytes;
+            _frameOffset = headerSize;
+            return _segments;
+        }
+
+        /// <summary>Room for a frame copied out of lent buffers.</summary>
+        public Span<byte> FrameSpace(int length)
+        {
+            _frameOffset = MaxHeader;
+            return _bytes.AsSpan(MaxHeader, length);
+        }
+
+        public void Hold(in VirtioNetHeader header, int length, int target)
+        {
+            Header = header;
+            _frameLength = length;
+            Target = target;
+            Pending = true;
+        }
+    }
+
     private enum DirectOutcome
     {
         Delivered,
         Dropped,
         Copy,
-        Stop,
     }
 }

@@ -367,15 +367,19 @@ public sealed partial class NetDevice : INetBackendHost, IDisposable
         {
             slot.Enabled = enabled;
             notify = enabled ? false : slot.PublishLocked();
-            if (!enabled)
-            {
-                slot.FireWaiters();
-            }
+            slot.FireWaiters();   // disabled: deliveries answer QueueDown now; enabled: they may go on
         }
 
         if (notify)
         {
             slot.Call?.Notify();
+        }
+
+        if (enabled)
+        {
+            // A backend that pulls (a TAP read in place) stopped reading while the queue was disabled; the frames it
+            // left in the kernel raised their edge-triggered readiness already, so nothing else would wake the pair.
+            _pairs[p].Wake();
         }
     }
 

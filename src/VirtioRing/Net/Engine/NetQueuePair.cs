@@ -322,7 +322,7 @@ public sealed partial class NetQueuePair
             // Enable-and-recheck (§2.7.10, §2.8.10): ask for a kick, then look again; sleep only when
             // the ring is still empty. Not while the backend holds us back (its Wake resumes us).
             IDeviceQueue? tx = _tx;
-            if (!_blockedOnBackend && tx is not null && _txEnabled && !_txBroken && tx.EnableNotifications())
+            if (!_blockedOnBackend && tx is not null && _txEnabled && !_txBroken && TouchTransmit(tx, enable: true))
             {
                 continue;
             }
@@ -330,8 +330,41 @@ public sealed partial class NetQueuePair
             _signal.Wait(-1);
             if (tx is not null && !_txBroken)
             {
-                tx.DisableNotifications();
+                TouchTransmit(tx, enable: false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Turns the transmit queue's kick requests on (then reports whether chains arrived meanwhile) or off, under the
+    /// same guard as <see cref="Poll"/>: once <see cref="Deactivate"/> has returned (Stop, SetQueue, Reset — after which
+    /// a VMM may unmap the ring), the worker does not touch the ring again.
+    /// </summary>
+    private bool TouchTransmit(IDeviceQueue tx, bool enable)
+    {
+        if (Interlocked.CompareExchange(ref _polling, 1, 0) != 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            if (!_active || !ReferenceEquals(tx, _tx))
+            {
+                return false;
+            }
+
+            if (enable)
+            {
+                return tx.EnableNotifications();
+            }
+
+            tx.DisableNotifications();
+            return false;
+        }
+        finally
+        {
+            Volatile.Write(ref _polling, 0);
         }
     }
 

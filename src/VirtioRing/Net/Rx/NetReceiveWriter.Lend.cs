@@ -10,24 +10,27 @@ namespace VirtioRing.Net.Rx;
 public sealed partial class NetReceiveWriter
 {
     /// <summary>
-    /// Holds chains with room for a header and the longest frame (<see cref="MaxFrameLength"/>; without
+    /// Holds chains with room for a header and a frame of <paramref name="maxFrameLength"/> bytes (without
     /// <c>MRG_RXBUF</c> the next chain, whatever its size) and lists their writable segments, in order,
     /// into <paramref name="segments"/> (at most <see cref="DirectSegments.MaxSegments"/>, at most that
-    /// many bytes). Nothing is written or pushed.
+    /// many bytes). Nothing is written or pushed, except that without <c>MRG_RXBUF</c> a chain too small
+    /// for a header and an Ethernet header — it could never take a frame — is pushed back used with
+    /// nothing written (<paramref name="returned"/>), so it cannot make every frame fail.
     /// </summary>
-    /// <returns><see cref="NetReceiveStatus.Delivered"/> when the segments are listed (fewer bytes than the
-    /// longest frame only when the ring can never hold more at once); <see cref="NetReceiveStatus.NoBuffers"/>
-    /// (what was popped stays held); <see cref="NetReceiveStatus.QueueBroken"/>.</returns>
-    internal unsafe NetReceiveStatus Lend(DirectSegments segments)
+    /// <returns><see cref="NetReceiveStatus.Delivered"/> when the segments are listed (fewer bytes than asked
+    /// only when the ring can never hold more at once); <see cref="NetReceiveStatus.NoBuffers"/> (what was
+    /// popped stays held: <see cref="HeldCount"/>); <see cref="NetReceiveStatus.QueueBroken"/>.</returns>
+    internal unsafe NetReceiveStatus Lend(DirectSegments segments, int maxFrameLength, out int returned)
     {
         segments.Clear();
+        returned = 0;
         if (_queue.IsBroken)
         {
             Forget();
             return NetReceiveStatus.QueueBroken;
         }
 
-        ulong needed = (ulong)Layout.Size + (ulong)MaxFrameLength;
+        ulong needed = (ulong)Layout.Size + (ulong)Math.Min(maxFrameLength, MaxFrameLength);
         bool mergeable = Mode == NetReceiveMode.Mergeable;
         ulong have = 0;
         int k = 0;
@@ -47,7 +50,20 @@ public sealed partial class NetReceiveWriter
                 }
             }
 
-            have += _held[Slot(k)].WritableLength;
+            ulong w = _held[Slot(k)].WritableLength;
+            if (!mergeable && w < (ulong)Layout.Size + 14)
+            {
+                if (returned >= _queue.Size)
+                {
+                    return NetReceiveStatus.NoBuffers;   // bounded: a driver posting only such chains is not served
+                }
+
+                CommitLent(1, 0);   // head of the FIFO (k == 0): no frame can ever fit it
+                returned++;
+                continue;
+            }
+
+            have += w;
             k++;
         }
 

@@ -24,11 +24,11 @@ internal sealed class EngineRig : IDisposable
 
     public EngineRig(QueueKind kind, int pairs = 1, NetFeatures accept = Base, LoopbackMode mode = LoopbackMode.Echo,
         NetWorkerMode worker = NetWorkerMode.Manual, NetOffloads backendOffloads = NetOffloads.None, int queueSize = 64, int backendCapacity = 128,
-        int backendQueues = -1)
+        int backendQueues = -1, INetBackend? backend = null)
     {
         Kind = kind;
         Backend = new LoopbackBackend(mode, backendQueues < 0 ? pairs : backendQueues, backendOffloads, backendCapacity, maxFrameLength: 70000);
-        Device = new NetDevice(new NetDeviceOptions { Backend = Backend, MaxQueuePairs = pairs, WorkerMode = worker, Name = "rig" });
+        Device = new NetDevice(new NetDeviceOptions { Backend = backend ?? Backend, MaxQueuePairs = pairs, WorkerMode = worker, Name = "rig" });
         if (kind == QueueKind.Packed)
         {
             accept |= NetFeatures.RingPacked;

@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+using VirtioRing.VhostUser.Protocol;
+
+namespace VirtioRing.VhostUser.Backend;
+
+/// <summary>Options of a <see cref="VhostUserNetBackend"/>.</summary>
+public sealed class VhostUserNetBackendOptions
+{
+    /// <summary>The protocol features implemented and offered by default: <c>MQ</c>, <c>RARP</c>, <c>REPLY_ACK</c>, <c>CONFIG</c>, <c>CONFIGURE_MEM_SLOTS</c>, <c>STATUS</c>.</summary>
+    public const VhostUserProtocolFeatures DefaultProtocolFeatures =
+        VhostUserProtocolFeatures.Mq | VhostUserProtocolFeatures.Rarp | VhostUserProtocolFeatures.ReplyAck |
+        VhostUserProtocolFeatures.Config | VhostUserProtocolFeatures.ConfigureMemSlots | VhostUserProtocolFeatures.Status;
+
+    /// <summary>Gets the protocol features to offer; bits outside <see cref="DefaultProtocolFeatures"/> are not implemented and are dropped.</summary>
+    public VhostUserProtocolFeatures ProtocolFeatures { get; init; } = DefaultProtocolFeatures;
+
+    /// <summary>Gets the number of memory slots reported by <c>GET_MAX_MEM_SLOTS</c> and allowed for <c>ADD_MEM_REG</c> (1 to 509; default 8).</summary>
+    public int MaxMemorySlots { get; init; } = 8;
+
+    /// <summary>Gets the logger (errors that closed a connection, session start and end); null for none.</summary>
+    public ILogger? Logger { get; init; }
+}

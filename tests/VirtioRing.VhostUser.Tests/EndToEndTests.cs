@@ -1,0 +1,314 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using VirtioRing.Net;
+using VirtioRing.Net.Driver;
+using VirtioRing.VhostUser.Backend;
+using VirtioRing.VhostUser.Protocol;
+using VirtioRing.VhostUser.Tests.Infrastructure;
+using Xunit;
+
+namespace VirtioRing.VhostUser.Tests;
+
+[Collection(SerialCollection.Name)]
+public sealed class EndToEndTests
+{
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    public void Serve_QemuStartSequenceThenTraffic_FramesComeBackByteForByte(bool packed, bool epollWorkers)
+    {
+        using var harness = new BackendHarness(epollWorkers: epollWorkers);
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed);
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            guest.StartRings(frontend);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            Assert.True(harness.Device.IsRunning);
+            Echo(guest, 0, 300);
+        }
+
+        VhostUserSessionResult result = BackendHarness.Finish(session);
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, result.End);
+        Assert.False(harness.Device.IsRunning);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GetVringBase_StopThenRestartFromBase_NoFrameLostOrDuplicated(bool packed)
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed);
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            guest.StartRings(frontend);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            int next = 0;
+            for (int round = 0; round < 3; round++)
+            {
+                next = Echo(guest, next, 100);
+
+                // Migration-style stop: QEMU disables the rings and asks each for its base; later it starts them again from it.
+                frontend.SetState(VhostUserRequest.SetVringEnable, 0, 0);
+                frontend.SetState(VhostUserRequest.SetVringEnable, 1, 0);
+                uint[] bases = [frontend.GetVringBase(0), frontend.GetVringBase(1)];
+                Assert.False(harness.Device.IsRunning);
+                if (packed && round == 0)
+                {
+                    // Transmit ring: nothing in flight, so avail (bits 0-15) equals used (bits 16-31); fewer than
+                    // 256 descriptors used, so both wrap counters (bits 15 and 31) are still 1.
+                    Assert.Equal(bases[1] & 0xffff, bases[1] >> 16);
+                    Assert.Equal(0x8000_8000u, bases[1] & 0x8000_8000u);
+                }
+
+                Assert.True(guest.Driver.TrySend(0, Frame(next), default));   // sent while stopped: must come back after the restart
+                guest.StartRings(frontend, bases);
+                Assert.True(harness.Device.IsRunning);
+                next = ExpectEcho(guest, next);
+            }
+
+            Assert.Equal(harness.Loopback.TransmittedFrames, next);
+        }
+
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MemoryTableChanges_WhileRunning_TrafficGoesOn(bool packed)
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed);
+        using var extra = VirtioRing.Linux.MemfdGuestRegion.Create(new VirtioRing.Memory.GuestAddress(0x4000_0000), 0x10000, "extra");
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            guest.StartRings(frontend);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            int next = Echo(guest, 0, 50);
+
+            // A new SET_MEM_TABLE (same layout, a fresh mapping): the queues move to it, the old one is unmapped later.
+            frontend.SetMemTable([guest.RegionDescription], guest.MemoryFd);
+            next = Echo(guest, next, 50);
+
+            // Memory hot-plug and unplug (CONFIGURE_MEM_SLOTS).
+            byte[] region = new byte[VhostUserCodec.SingleRegionLength];
+            VhostUserCodec.WriteSingleRegion(region, new VhostUserMemoryRegion(0x4000_0000, extra.Size, 0x7000_0000_0000, 0));
+            frontend.Send(VhostUserRequest.AddMemReg, region, extra.Handle);
+            next = Echo(guest, next, 50);
+            frontend.Send(VhostUserRequest.RemMemReg, region);
+            next = Echo(guest, next, 50);
+
+            // Removing the region the rings live in is refused: the session ends.
+            frontend.ReplyAck = false;
+            VhostUserCodec.WriteSingleRegion(region, guest.RegionDescription);
+            frontend.Send(VhostUserRequest.RemMemReg, region);
+            VhostUserSessionResult result = BackendHarness.Finish(session);
+            Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
+            Assert.Equal(VhostUserProtocolError.BadRingAddress, Assert.IsType<VhostUserProtocolException>(result.Error).Error);
+            Assert.Equal(200, next);
+        }
+    }
+
+    [Fact]
+    public void SetFeatures_MqWithoutCtrlVqAsQemuAcks_AcceptedAndRepeatable()
+    {
+        using var harness = new BackendHarness(maxQueuePairs: 2);
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            ulong features = (ulong)((guest.Accepted | NetFeatures.Mq) & ~NetFeatures.CtrlVq) | VhostUserNetBackend.ProtocolFeaturesBit;
+            frontend.SetU64(VhostUserRequest.SetFeatures, features);
+            Assert.NotEqual(NetFeatures.None, harness.Device.NegotiatedFeatures & NetFeatures.CtrlVq);
+            guest.StartRings(frontend);
+            frontend.SetU64(VhostUserRequest.SetFeatures, features);   // again at the next start: no change, no reset
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            Echo(guest, 0, 20);
+        }
+
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
+    }
+
+    [Fact]
+    public void HostileRing_AvailIndexJump_ErrFdSignalledAndStatusNeedsReset()
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
+        using var err = new VirtioRing.Linux.EventFd();
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            frontend.SetVringFd(VhostUserRequest.SetVringErr, 1, err);
+            guest.StartRings(frontend);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            Echo(guest, 0, 10);
+
+            // The guest moves its transmit avail index more than a ring ahead (rust-vmm vm-virtio #196).
+            var idx = new VirtioRing.Memory.GuestAddress(guest.Rings[1].DriverArea.Value + 2);
+            Span<byte> value = stackalloc byte[2];
+            guest.Memory.Read(idx, value);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(value, (ushort)(System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(value) + 1000));
+            guest.Memory.Write(idx, value);
+            guest.Kicks[1].Notify();
+
+            Assert.True(err.Read(5000, out _), "the error eventfd was not signalled");
+            Assert.NotEqual(0UL, frontend.GetU64(VhostUserRequest.GetStatus) & 0x40);   // DEVICE_NEEDS_RESET
+        }
+
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
+    }
+
+    [Fact]
+    public void Serve_GetConfig_ReturnsMacFromConfigSpace()
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            byte[] request = new byte[12 + 6];
+            VhostUserCodec.WriteConfig(request, 0, 0, new byte[6]);
+            frontend.Send(VhostUserRequest.GetConfig, request);
+            byte[] reply = frontend.Receive(VhostUserRequest.GetConfig);
+            VhostUserConfigPayload config = VhostUserCodec.ReadConfig(reply);
+            Assert.Equal(6u, config.Size);
+            Assert.Equal(BackendHarness.Mac, MacAddress.Read(config.Bytes(reply)));
+
+            // Out of range: an empty reply payload signals the error; the session goes on.
+            VhostUserCodec.WriteConfig(request, 250, 0, new byte[6]);
+            frontend.Send(VhostUserRequest.GetConfig, request);
+            Assert.Empty(frontend.Receive(VhostUserRequest.GetConfig));
+            Assert.Equal((ulong)harness.Device.MaxQueuePairs, frontend.GetU64(VhostUserRequest.GetQueueNum));
+        }
+
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
+    }
+
+    [Fact]
+    public void SendRarp_Mac_BackendGetsBroadcastRarpFrame()
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            guest.StartRings(frontend);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            var mac = MacAddress.Parse("52:54:00:aa:bb:cc");
+            byte[] payload = new byte[8];
+            mac.WriteTo(payload);
+            frontend.Send(VhostUserRequest.SendRarp, payload);
+
+            // The echo loopback hands it straight back to the guest.
+            byte[] received = new byte[2048];
+            int length = 0;
+            Assert.True(SpinWait.SpinUntil(() => guest.Driver.TryReceive(0, received, out _, out length), 5000));
+            Assert.Equal(60, length);
+            Assert.Equal(MacAddress.Broadcast, MacAddress.Read(received));
+            Assert.Equal(mac, MacAddress.Read(received.AsSpan(6)));
+            Assert.Equal(0x80, received[12]);
+            Assert.Equal(0x35, received[13]);
+            Assert.Equal(3, received[21]);
+            Assert.Equal(mac, MacAddress.Read(received.AsSpan(22)));
+        }
+
+        BackendHarness.Finish(session);
+    }
+
+    /// <summary>QEMU's connection-time exchange (vhost_user_backend_init, vhost_dev_init, vhost_dev_start's first steps).</summary>
+    internal static void Negotiate(TestFrontend frontend, VhostGuest guest)
+    {
+        ulong features = frontend.GetU64(VhostUserRequest.GetFeatures);
+        Assert.NotEqual(0UL, features & VhostUserNetBackend.ProtocolFeaturesBit);
+        ulong protocol = frontend.GetU64(VhostUserRequest.GetProtocolFeatures);
+        Assert.Equal((ulong)VhostUserNetBackendOptions.DefaultProtocolFeatures, protocol);
+        frontend.SetU64(VhostUserRequest.SetProtocolFeatures, protocol);
+        frontend.ReplyAck = true;
+        Assert.True(frontend.GetU64(VhostUserRequest.GetQueueNum) >= 1);
+        Assert.Equal(8UL, frontend.GetU64(VhostUserRequest.GetMaxMemSlots));
+        frontend.Send(VhostUserRequest.SetOwner, default);
+        frontend.SetU64(VhostUserRequest.SetFeatures, (ulong)guest.Accepted | VhostUserNetBackend.ProtocolFeaturesBit);
+        frontend.SetMemTable([guest.RegionDescription], guest.MemoryFd);
+        frontend.SetU64(VhostUserRequest.SetStatus, 0x0b);   // ACKNOWLEDGE | DRIVER | FEATURES_OK
+        Assert.Equal(0x0bUL, frontend.GetU64(VhostUserRequest.GetStatus));
+    }
+
+    internal static byte[] Frame(int i)
+    {
+        byte[] frame = new byte[60 + (i % 700)];
+        BackendHarness.Mac.WriteTo(frame);
+        BackendHarness.Mac.WriteTo(frame.AsSpan(6));
+        frame[12] = 0x88;
+        frame[13] = 0xb5;
+        BitConverterFree.WriteInt32(frame.AsSpan(14), i);
+        frame[^1] = (byte)~i;
+        return frame;
+    }
+
+    /// <summary>Sends frames from <paramref name="first"/> on and checks each comes back; returns the next number.</summary>
+    internal static int Echo(VhostGuest guest, int first, int count)
+    {
+        for (int i = first; i < first + count; i++)
+        {
+            bool sent = false;
+            for (int attempt = 0; attempt < 1000 && !sent; attempt++)
+            {
+                sent = guest.Driver.TrySend(0, Frame(i), default);
+                if (!sent)
+                {
+                    guest.Driver.ReclaimTransmitted(0);
+                    Thread.Sleep(1);
+                }
+            }
+
+            Assert.True(sent, $"frame {i} could not be sent");
+            ExpectEcho(guest, i);
+        }
+
+        return first + count;
+    }
+
+    internal static int ExpectEcho(VhostGuest guest, int i)
+    {
+        byte[] expected = Frame(i);
+        byte[] received = new byte[2048];
+        int length = 0;
+        bool got = false;
+        for (int spin = 0; spin < 500 && !got; spin++)
+        {
+            got = guest.Driver.TryReceive(0, received, out _, out length);
+            if (!got)
+            {
+                if (!guest.Driver.EnableUsedNotifications(0))
+                {
+                    guest.Calls[0].Read(20, out _);
+                }
+            }
+        }
+
+        Assert.True(got, $"frame {i} did not come back");
+        Assert.Equal(expected.Length, length);
+        Assert.True(expected.AsSpan().SequenceEqual(received.AsSpan(0, length)), $"frame {i} differs");
+        guest.Driver.ReclaimTransmitted(0);
+        return i + 1;
+    }
+}
+
+internal static class BitConverterFree
+{
+    public static void WriteInt32(Span<byte> destination, int value) => System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(destination, value);
+}

@@ -1,0 +1,105 @@
+using System;
+using System.Runtime.InteropServices;
+using VirtioRing.Linux;
+using VirtioRing.VhostUser.Protocol;
+using VirtioRing.VhostUser.Transport;
+using Xunit;
+
+namespace VirtioRing.VhostUser.Tests.Infrastructure;
+
+/// <summary>A minimal vhost-user front-end, as QEMU's vhost-user code would drive a back-end.</summary>
+public sealed class TestFrontend(VhostUserChannel channel) : IDisposable
+{
+    public VhostUserChannel Channel { get; } = channel;
+
+    /// <summary>What to add to a failure message (the back-end's log).</summary>
+    public Func<string>? Diagnostics { get; set; }
+
+    /// <summary>Whether to set NEED_REPLY on requests without a reply of their own (after REPLY_ACK is negotiated).</summary>
+    public bool ReplyAck { get; set; }
+
+    public void Send(VhostUserRequest request, ReadOnlySpan<byte> payload, params SafeHandle[] fds)
+    {
+        bool ack = ReplyAck && !VhostUserCodec.HasReply(request);
+        var flags = VhostUserHeaderFlags.Version1 | (ack ? VhostUserHeaderFlags.NeedReply : 0);
+        Channel.Send(new VhostUserHeader(request, flags, (uint)payload.Length), payload, fds);
+        if (ack)
+        {
+            Assert.Equal(0UL, VhostUserCodec.ReadU64(Receive(request)));
+        }
+    }
+
+    public unsafe byte[] Receive(VhostUserRequest request)
+    {
+        Tmds.Linux.pollfd p = default;
+        p.fd = Channel.Handle.Fd;
+        p.events = Tmds.Linux.LibC.POLLIN;
+        Assert.True(Tmds.Linux.LibC.poll(&p, 1, 10_000) == 1, $"no reply to {request} within 10 s: {Diagnostics?.Invoke()}");
+        Assert.True(Channel.TryReceive(out VhostUserMessage reply), $"no reply to {request}: {Diagnostics?.Invoke()}");
+        using (reply)
+        {
+            Assert.Equal(request, reply.Header.Request);
+            Assert.True(reply.Header.IsReply);
+            Assert.Equal(0, reply.FdCount);
+            return reply.Payload.ToArray();
+        }
+    }
+
+    public ulong GetU64(VhostUserRequest request)
+    {
+        Send(request, default);
+        return VhostUserCodec.ReadU64(Receive(request));
+    }
+
+    public void SetU64(VhostUserRequest request, ulong value, params SafeHandle[] fds)
+    {
+        Span<byte> p = stackalloc byte[8];
+        VhostUserCodec.WriteU64(p, value);
+        Send(request, p, fds);
+    }
+
+    public void SetState(VhostUserRequest request, uint index, uint num)
+    {
+        Span<byte> p = stackalloc byte[8];
+        VhostUserCodec.WriteVringState(p, new VhostUserVringState(index, num));
+        Send(request, p);
+    }
+
+    public uint GetVringBase(uint index)
+    {
+        Span<byte> p = stackalloc byte[8];
+        VhostUserCodec.WriteVringState(p, new VhostUserVringState(index, 0));
+        Send(VhostUserRequest.GetVringBase, p);
+        VhostUserVringState s = VhostUserCodec.ReadVringState(Receive(VhostUserRequest.GetVringBase));
+        Assert.Equal(index, s.Index);
+        return s.Num;
+    }
+
+    public void SetVringAddr(in VhostUserVringAddress address)
+    {
+        Span<byte> p = stackalloc byte[VhostUserVringAddress.Length];
+        VhostUserCodec.WriteVringAddress(p, address);
+        Send(VhostUserRequest.SetVringAddr, p);
+    }
+
+    public void SetMemTable(ReadOnlySpan<VhostUserMemoryRegion> regions, params SafeHandle[] fds)
+    {
+        byte[] p = new byte[VhostUserCodec.MemoryTableLength(regions.Length)];
+        VhostUserCodec.WriteMemoryTable(p, regions);
+        Send(VhostUserRequest.SetMemTable, p, fds);
+    }
+
+    public void SetVringFd(VhostUserRequest request, uint index, EventFd? fd)
+    {
+        if (fd is null)
+        {
+            SetU64(request, index | VhostUserCodec.VringNoFdFlag);
+        }
+        else
+        {
+            SetU64(request, index, fd.Handle);
+        }
+    }
+
+    public void Dispose() => Channel.Dispose();
+}
