@@ -250,12 +250,5 @@ internal sealed class PacketLab : IDisposable
         Guest?.Dispose();
         Backend?.Dispose();
         Ns.Dispose();
-
-        // Tool.Run reads a child's output synchronously, and Process.Dispose does not close redirected streams read
-        // that way: their pipe handles wait for the finalizer. A lab runs `ip` a dozen times; collect now, so those
-        // handles are not closed in the middle of a later test that counts descriptors (FdLeakTests).
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
     }
 }

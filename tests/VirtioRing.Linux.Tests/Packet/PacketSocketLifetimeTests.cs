@@ -44,7 +44,7 @@ public sealed class PacketSocketLifetimeTests
             }
         }
 
-        RunWithoutPipes("ip", "-n", lab.Ns.Name, "link", "del", PacketLab.BoundLink);   // takes the peer end with it
+        lab.Ns.Ip("link", "del", PacketLab.BoundLink);   // takes the peer end with it
 
         // The guest goes on sending into the void: no exception anywhere, the frames are dropped.
         long deadline = Environment.TickCount64 + 5000;
@@ -135,8 +135,7 @@ public sealed class PacketSocketLifetimeTests
 
     /// <summary>
     /// This process's descriptors of the kinds a backend opens (sockets, eventfds, epoll instances), as the sorted list
-    /// of their kinds (<c>socket</c>, <c>anon_inode:[eventfd]</c>…). Pipes are left out: the test infrastructure's
-    /// child processes leave pipe handles that the garbage collector closes at any moment.
+    /// of their kinds (<c>socket</c>, <c>anon_inode:[eventfd]</c>…); pipes (the `ip` children's output) are left out.
     /// </summary>
     private static string[] Fds() => Directory.GetFiles("/proc/self/fd")
         .Select(f =>
@@ -159,20 +158,6 @@ public sealed class PacketSocketLifetimeTests
     {
         string[] after = Fds();
         Assert.True(before.SequenceEqual(after), $"descriptors before: {string.Join(", ", before)}; after: {string.Join(", ", after)}");
-    }
-
-    /// <summary>Runs a tool with its output going where ours goes: no pipes are opened, so none is left behind to count.</summary>
-    private static void RunWithoutPipes(string file, params string[] args)
-    {
-        var psi = new System.Diagnostics.ProcessStartInfo(file) { UseShellExecute = false };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        Assert.True(p.WaitForExit(20_000), file + " did not finish");
-        Assert.Equal(0, p.ExitCode);
     }
 
     private static byte[] Udp(int i) =>
