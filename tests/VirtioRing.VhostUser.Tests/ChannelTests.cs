@@ -44,7 +44,7 @@ public sealed class ChannelTests
             }
         }
 
-        Assert.Equal(before, FdCount.Current());
+        FdCount.AssertNoneLeaked(before);
     }
 
     [Fact]
@@ -80,7 +80,7 @@ public sealed class ChannelTests
             Assert.Equal(error, x.Error);
         }
 
-        Assert.Equal(before, FdCount.Current());
+        FdCount.AssertNoneLeaked(before);
     }
 
     [Fact]
@@ -114,7 +114,7 @@ public sealed class ChannelTests
             e.Dispose();
         }
 
-        Assert.Equal(before, FdCount.Current());
+        FdCount.AssertNoneLeaked(before);
     }
 
     [Fact]

@@ -103,7 +103,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
             }
         }
 
-        Assert.Equal(before, FdCount.Current());
+        FdCount.AssertNoneLeaked(before);
     }
 
     private static IEnumerable<string> FdTargets()

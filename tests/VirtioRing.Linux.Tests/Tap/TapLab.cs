@@ -150,7 +150,7 @@ internal sealed class TapLab : IDisposable
     /// <paramref name="match"/> accepts; answers ARP requests for the guest's address on the way.
     /// </summary>
     /// <returns>The frame, its header and its pair; null frame on timeout.</returns>
-    public (byte[]? Frame, VirtioNetHeader Header, int Pair) Receive(Func<byte[], VirtioNetHeader, bool> match, int timeoutMs = 2000, params int[] pairs)
+    public (byte[]? Frame, VirtioNetHeader Header, int Pair) Receive(Func<byte[], VirtioNetHeader, bool> match, int timeoutMs = 10000, params int[] pairs)
     {
         if (pairs.Length == 0)
         {
@@ -195,7 +195,7 @@ internal sealed class TapLab : IDisposable
     }
 
     /// <summary>Waits for an IPv4 frame of a protocol from the host to the guest that <paramref name="match"/> accepts (given the IP packet).</summary>
-    public (byte[]? Frame, VirtioNetHeader Header, int Pair) ReceiveIpv4(byte protocol, Func<byte[], bool> match, int timeoutMs = 2000, params int[] pairs) =>
+    public (byte[]? Frame, VirtioNetHeader Header, int Pair) ReceiveIpv4(byte protocol, Func<byte[], bool> match, int timeoutMs = 10000, params int[] pairs) =>
         Receive(
             (f, _) =>
             {

@@ -67,7 +67,6 @@ public sealed class TapTrafficTests
         Assert.True(c.ReceivedFrames >= 20, c.ToString());
         Assert.Equal(0, c.TransmitDrops);
         Assert.Equal(0, c.ReceiveTruncated);
-        Assert.True(c.Wakeups > 0, "the readiness thread never woke the device");
     }
 
     [RootFact]

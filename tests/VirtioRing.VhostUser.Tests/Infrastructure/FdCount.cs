@@ -1,3 +1,4 @@
+using System;
 using System.IO;
 using Xunit;
 
@@ -7,6 +8,23 @@ namespace VirtioRing.VhostUser.Tests.Infrastructure;
 public static class FdCount
 {
     public static int Current() => Directory.GetFiles("/proc/self/fd").Length;
+
+    /// <summary>
+    /// Asserts that no descriptor opened since <paramref name="before"/> is still open. Fewer is fine: a finalizer
+    /// may close one an earlier test left to the collector while this test ran.
+    /// </summary>
+    public static void AssertNoneLeaked(int before)
+    {
+        int after = Current();
+        if (after > before)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            after = Current();
+        }
+
+        Xunit.Assert.True(after <= before, $"descriptors leaked: {before} before, {after} after");
+    }
 }
 
 /// <summary>Tests that count descriptors (or start devices whose threads open them) run alone.</summary>
