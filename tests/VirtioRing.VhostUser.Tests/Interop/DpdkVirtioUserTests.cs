@@ -242,7 +242,9 @@ public sealed partial class DpdkVirtioUserTests(ITestOutputHelper output)
 
         public static TestPmd Start(ITestOutputHelper log, string name, string prefix, string socket, MacAddress mac, bool packed, string mode, MacAddress? peer)
         {
-            var info = new ProcessStartInfo(TestPmdPath)
+            // testpmd writes with stdio: into a pipe that is block-buffered, and nothing would be seen until it exits.
+            // stdbuf execs it line-buffered (same PID).
+            var info = new ProcessStartInfo("stdbuf")
             {
                 RedirectStandardInput = true,
                 RedirectStandardOutput = true,
@@ -250,7 +252,7 @@ public sealed partial class DpdkVirtioUserTests(ITestOutputHelper output)
                 UseShellExecute = false,
             };
             string vdev = $"net_virtio_user0,path={socket},queues=2,mac={mac}" + (packed ? ",packed_vq=1" : string.Empty);
-            foreach (string arg in new[] { "--no-pci", "--no-huge", "-m", "512", "-l", "0-1", "--file-prefix", prefix, "--vdev", vdev, "--", "-i", "--total-num-mbufs=16384", "--rxq=2", "--txq=2", "--forward-mode=" + mode, "--auto-start" })
+            foreach (string arg in new[] { "-oL", "-eL", TestPmdPath, "--no-pci", "--no-huge", "-m", "512", "-l", "0-1", "--file-prefix", prefix, "--vdev", vdev, "--", "-i", "--total-num-mbufs=16384", "--rxq=2", "--txq=2", "--forward-mode=" + mode, "--auto-start" })
             {
                 info.ArgumentList.Add(arg);
             }
