@@ -12,6 +12,7 @@ using VirtioRing.Net;
 using VirtioRing.Net.Engine;
 using VirtioRing.Net.Switching;
 using VirtioRing.VhostUser.Backend;
+using VirtioRing.VhostUser.Protocol;
 using VirtioRing.VhostUser.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
 using Xunit;
@@ -166,6 +167,39 @@ public sealed partial class DpdkVirtioUserTests(ITestOutputHelper output)
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Pins the back-end fix this test found: DPDK virtio-user starts a packed ring with <c>SET_VRING_BASE</c> 0x8000
+    /// (bits 0-15 only: next descriptor 0, driver wrap counter 1). The used position must follow the avail one (device
+    /// wrap counter 1), not read as slot 0 with wrap counter 0 (used descriptors in the wrong phase: the driver never
+    /// sees them). No DPDK needed: the test's own front-end sends what DPDK sends, then runs more than a lap.
+    /// </summary>
+    [Fact]
+    public void SetVringBase_PackedSixteenBitBaseAsDpdkSends_UsedPositionFollowsAvail()
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: true, queueSize: 64);
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            EndToEndTests.Negotiate(frontend, guest);
+            guest.StartRings(frontend, [0x8000u, 0x8000u]);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            int next = EndToEndTests.Echo(guest, 0, 150);   // more than two laps of a 64-slot ring
+
+            frontend.SetState(VhostUserRequest.SetVringEnable, 0, 0);
+            frontend.SetState(VhostUserRequest.SetVringEnable, 1, 0);
+            uint transmit = frontend.GetVringBase(1);
+
+            // 150 single-descriptor chains on a 64-slot ring: slot 150 % 64 = 22, after 2 laps (wrap counters back to 1),
+            // nothing in flight, so the used half equals the avail half.
+            Assert.Equal(0x8000u | 22u, transmit & 0xffff);
+            Assert.Equal(transmit & 0xffff, transmit >> 16);
+            Assert.Equal(150, next);
+        }
+
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
     }
 
     private static IEnumerable<(LogLevel, string)> Concat(ListLogger a, ListLogger b)
