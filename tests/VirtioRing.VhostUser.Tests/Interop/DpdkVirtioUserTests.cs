@@ -57,6 +57,7 @@ public sealed partial class DpdkVirtioUserTests(ITestOutputHelper output)
     [InlineData(true)]
     public void TxOnlyThroughSwitchToRxOnly_TwoQueuePairs_EveryPacketCountedOnBothSides(bool packed)
     {
+        var fdsBefore = new HashSet<string>(FdTargets());
         string dir = Path.Combine(Path.GetTempPath(), "vr-dpdk-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         string socketA = Path.Combine(dir, "a.sock");
@@ -151,13 +152,25 @@ public sealed partial class DpdkVirtioUserTests(ITestOutputHelper output)
             cts.Cancel();
             backendA.Dispose();
             backendB.Dispose();
-            Task.WaitAll([serverA, serverB], 10_000);
+            Assert.True(Task.WaitAll([serverA, serverB], 10_000), "the back-ends did not stop serving");
+            deviceA.Dispose();
+            deviceB.Dispose();
+            signalsA.Dispose();
+            signalsB.Dispose();
             foreach ((LogLevel level, string message) in Concat(loggerA, loggerB))
             {
                 output.WriteLine($"{level}: {message}");
             }
 
             Directory.Delete(dir, recursive: true);
+            DeferredRelease.Drain();
+            foreach (string t in FdTargets())
+            {
+                if (!fdsBefore.Remove(t))
+                {
+                    output.WriteLine("fd still open: " + t);
+                }
+            }
             foreach (string p in new[] { prefix + "a", prefix + "b" })
             {
                 string runtime = Path.Combine("/var/run/dpdk", p);
@@ -213,6 +226,24 @@ public sealed partial class DpdkVirtioUserTests(ITestOutputHelper output)
         {
             yield return (l, "B " + m);
         }
+    }
+
+    private static List<string> FdTargets()
+    {
+        var list = new List<string>();
+        foreach (string f in Directory.GetFiles("/proc/self/fd"))
+        {
+            try
+            {
+                list.Add(f + " -> " + new FileInfo(f).LinkTarget);
+            }
+            catch (IOException)
+            {
+                // closed while listed
+            }
+        }
+
+        return list;
     }
 
     private static NetDevice NewDevice(string name, NetSwitchPort port, EpollWorkerSignalFactory signals) => new(new NetDeviceOptions
@@ -364,6 +395,11 @@ public sealed partial class DpdkVirtioUserTests(ITestOutputHelper output)
             }
             finally
             {
+                if (_process.HasExited)
+                {
+                    _process.WaitForExit();   // also waits for the end of the redirected output (their pipes closed)
+                }
+
                 _log.WriteLine($"---- testpmd {Name} (pid {_process.Id}) ----");
                 _log.WriteLine(Output);
                 _process.Dispose();
