@@ -400,6 +400,17 @@ public sealed partial class DpdkVirtioUserTests(ITestOutputHelper output)
                     _process.WaitForExit();   // also waits for the end of the redirected output (their pipes closed)
                 }
 
+                // Process.Dispose leaves the redirected streams open (its finalizers close them later, in some other
+                // test's fd count): close stdin here; stdout and stderr were closed at their end.
+                try
+                {
+                    _process.StandardInput.Dispose();
+                }
+                catch (IOException)
+                {
+                    // the pipe is broken: testpmd is gone; the fd is closed all the same
+                }
+
                 _log.WriteLine($"---- testpmd {Name} (pid {_process.Id}) ----");
                 _log.WriteLine(Output);
                 _process.Dispose();
