@@ -208,6 +208,20 @@ public sealed partial class VhostUserNetBackend
         uint value = ring.Base;
         if (packed)
         {
+            // DPDK's virtio-user front-end (and DPDK's own vhost library, which reads only these bits) sends a
+            // 16-bit packed base: bits 0-14 the next descriptor, bit 15 the driver wrap counter, nothing above
+            // (0x8000 at every start). Read as 32 bits that is a used position of 0 with a device wrap counter
+            // of 0: the device would write used descriptors in the wrong phase, the driver would never see
+            // them, and its next lap would look like a re-exposed ring (TooManyInFlight). So zero bits 16-31
+            // mean "not supplied": used = avail, as rte_vhost does. QEMU always sends both halves (0x80008000
+            // at a fresh start: wrap counters start at 1); the one full state this misreads is a used position
+            // of exactly slot 0 with the device wrap counter 0, which QEMU reaches only after an odd number of
+            // used-ring laps ending at slot 0.
+            if ((value >> 16) == 0)
+            {
+                value |= value << 16;
+            }
+
             ushort avail = (ushort)(value & 0x7fff);
             ushort used = (ushort)((value >> 16) & 0x7fff);
             if (avail >= ring.Num || used >= ring.Num)
