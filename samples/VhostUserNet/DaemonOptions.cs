@@ -16,7 +16,14 @@ public sealed record DaemonOptions(
     DaemonBackend Backend,
     bool Client,
     TimeSpan Duration,
-    TimeSpan ReportInterval);
+    TimeSpan ReportInterval)
+{
+    /// <summary>
+    /// Gets a value indicating whether devices with more than one queue pair offer <c>CONFIGURE_MEM_SLOTS</c>
+    /// (off by default: QEMU adds the same region once per queue pair, see <see cref="VhostUserDaemon"/>).
+    /// </summary>
+    public bool MemorySlotsWithMultiqueue { get; init; }
+}
 
 /// <summary>Where the daemon's devices send their frames.</summary>
 public enum DaemonBackend

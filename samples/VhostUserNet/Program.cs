@@ -61,6 +61,12 @@ var interval = new Option<int>("--stats-interval")
     DefaultValueFactory = _ => 5,
 };
 
+var memSlots = new Option<bool>("--mem-slots")
+{
+    Description = "Offer CONFIGURE_MEM_SLOTS (ADD/REM_MEM_REG) also when --queues > 1. Off by default: QEMU 7.2 adds "
+        + "the same memory region once per queue pair and the backend refuses the second as an overlap.",
+};
+
 var verbose = new Option<bool>("--verbose")
 {
     Description = "Log vhost-user sessions in detail (debug level).",
@@ -77,6 +83,7 @@ var root = new RootCommand(
     client,
     duration,
     interval,
+    memSlots,
     verbose,
 };
 
@@ -88,7 +95,10 @@ root.SetAction(parse =>
         parse.GetValue(backend),
         parse.GetValue(client),
         TimeSpan.FromSeconds(parse.GetValue(duration)),
-        TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(interval))));
+        TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(interval))))
+    {
+        MemorySlotsWithMultiqueue = parse.GetValue(memSlots),
+    };
     using ILoggerFactory loggers = LoggerFactory.Create(b => b
         .AddSimpleConsole(o =>
         {

@@ -12,6 +12,7 @@ using VirtioRing.Net.Backends;
 using VirtioRing.Net.Engine;
 using VirtioRing.Net.Switching;
 using VirtioRing.VhostUser.Backend;
+using VirtioRing.VhostUser.Protocol;
 
 namespace VhostUserNet;
 
@@ -192,7 +193,21 @@ public sealed class VhostUserDaemon : IDisposable
             throw;
         }
 
-        var vhost = new VhostUserNetBackend(device, new VhostUserNetBackendOptions { Logger = _loggers.CreateLogger("VhostUserNet." + name) });
+        // QEMU 7.2 runs one vhost_dev per queue pair on the same socket, each with its own copy of the memory slots:
+        // with CONFIGURE_MEM_SLOTS the second pair's start sends ADD_MEM_REG for the region the first already added,
+        // which the backend refuses as an overlap (BadMemoryRegion) and closes the connection. Until the backend
+        // treats an identical region as already present, multi-queue devices offer SET_MEM_TABLE only.
+        VhostUserProtocolFeatures protocol = VhostUserNetBackendOptions.DefaultProtocolFeatures;
+        if (_options.Queues > 1 && !_options.MemorySlotsWithMultiqueue)
+        {
+            protocol &= ~VhostUserProtocolFeatures.ConfigureMemSlots;
+        }
+
+        var vhost = new VhostUserNetBackend(device, new VhostUserNetBackendOptions
+        {
+            ProtocolFeatures = protocol,
+            Logger = _loggers.CreateLogger("VhostUserNet." + name),
+        });
         return new DaemonDevice(name, socket, device, vhost, signals, tap);
     }
 
