@@ -29,8 +29,8 @@ public sealed class QemuGuest : IDisposable
 
     public string ConsolePath => Path.Combine(_work, "console.log");
 
-    /// <summary>Boots a guest that runs <paramref name="script"/> with its virtio-net device on <paramref name="socket"/>.</summary>
-    public static QemuGuest Start(string name, string socket, string script, string mac, int queues, bool packed, bool mergeable, int timeoutSeconds)
+    /// <summary>Boots a guest (QEMU listening on the socket when <paramref name="server"/>) that runs <paramref name="script"/> with its virtio-net device on <paramref name="socket"/>.</summary>
+    public static QemuGuest Start(string name, string socket, string script, string mac, int queues, bool packed, bool mergeable, bool server, int timeoutSeconds)
     {
         string work = System.IO.Directory.CreateTempSubdirectory("vr-guest-" + name + "-").FullName;
         string scriptPath = Path.Combine(work, "test.sh");
@@ -53,6 +53,11 @@ public sealed class QemuGuest : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (server)
+        {
+            start.ArgumentList.Add("--server");   // QEMU listens; the daemon connects (its client mode)
+        }
+
         Process p = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
         return new QemuGuest(p, work, name);
     }
