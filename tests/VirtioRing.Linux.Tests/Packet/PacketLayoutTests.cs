@@ -97,7 +97,7 @@ public sealed class PacketLayoutTests
     public unsafe void CHeaders_PacketLayoutsAndConstants_MatchTheManagedSide()
     {
         Assert.True(CCompiler.Path is not null, "CI is set but `cc` is not on PATH: install gcc and linux-libc-dev");
-        Dictionary<string, long> c = CompileAndRun(Program);
+        Dictionary<string, long> c = CCompiler.CompileAndRun(Program);
 
         var managed = new Dictionary<string, long>
         {
@@ -204,43 +204,4 @@ public sealed class PacketLayoutTests
 
     /// <summary>Tmds.LibC declares many fields as auto-properties: their backing field carries the offset.</summary>
     private static long Auto<T>(string property) => Marshal.OffsetOf<T>($"<{property}>k__BackingField").ToInt64();
-
-    private static Dictionary<string, long> CompileAndRun(string source)
-    {
-        string dir = Directory.CreateTempSubdirectory("virtioring-packet-layout-").FullName;
-        try
-        {
-            string src = Path.Combine(dir, "layout.c");
-            string exe = Path.Combine(dir, "layout");
-            File.WriteAllText(src, source);
-            Run(CCompiler.Path!, $"-std=c11 -Wall -Werror -o \"{exe}\" \"{src}\"", out _);
-            Run(exe, string.Empty, out string output);
-            var result = new Dictionary<string, long>();
-            foreach (string line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                int eq = line.LastIndexOf('=');
-                result[line[..eq]] = long.Parse(line[(eq + 1)..], CultureInfo.InvariantCulture);
-            }
-
-            return result;
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    private static void Run(string file, string arguments, out string stdout)
-    {
-        using var p = Process.Start(new ProcessStartInfo(file, arguments)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        System.Threading.Tasks.Task<string> err = p.StandardError.ReadToEndAsync();
-        stdout = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(60_000), $"{file} did not finish");
-        Assert.True(p.ExitCode == 0, $"{file} {arguments} exited with {p.ExitCode}: {err.Result}");
-    }
 }

@@ -56,7 +56,7 @@ public sealed class TapLayoutTests
     public unsafe void CHeaders_TunLayoutsAndConstants_MatchTheManagedSide()
     {
         Assert.True(CCompiler.Path is not null, "CI is set but `cc` is not on PATH: install gcc and linux-libc-dev");
-        Dictionary<string, long> c = CompileAndRun(Program);
+        Dictionary<string, long> c = CCompiler.CompileAndRun(Program);
 
         ifreq req = default;
         var managed = new Dictionary<string, long>
@@ -118,45 +118,5 @@ public sealed class TapLayoutTests
 
         // The kernel copies sizeof(struct ifreq) of its own target; the managed buffer must hold at least that.
         Assert.True(c["sizeof(struct ifreq)"] <= sizeof(ifreq), $"struct ifreq is {c["sizeof(struct ifreq)"]} bytes, the managed one {sizeof(ifreq)}");
-    }
-
-    private static Dictionary<string, long> CompileAndRun(string source)
-    {
-        string dir = Directory.CreateTempSubdirectory("virtioring-tap-layout-").FullName;
-        try
-        {
-            string src = Path.Combine(dir, "tap.c");
-            string exe = Path.Combine(dir, "tap");
-            File.WriteAllText(src, source);
-            Run(CCompiler.Path!, ["-std=c11", "-Wall", "-Werror", "-o", exe, src], out _);
-            Run(exe, [], out string output);
-            var result = new Dictionary<string, long>();
-            foreach (string line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                int eq = line.LastIndexOf('=');
-                result[line[..eq]] = long.Parse(line[(eq + 1)..], CultureInfo.InvariantCulture);
-            }
-
-            return result;
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    private static void Run(string file, string[] arguments, out string stdout)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using Process p = Process.Start(psi)!;
-        System.Threading.Tasks.Task<string> err = p.StandardError.ReadToEndAsync();
-        stdout = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(60_000), $"{file} did not finish");
-        Assert.True(p.ExitCode == 0, $"{file} exited with {p.ExitCode}: {err.Result}");
     }
 }
