@@ -10,7 +10,8 @@ using BenchmarkDotNet.Running;
 
 bool linux = VirtioRing.Benchmarks.Linux.BenchNamespace.IsRequested;
 Type[] types = typeof(VirtioRing.Benchmarks.Memory.GuestMemoryBenchmarks).Assembly.GetTypes()
-    .Where(t => t.IsPublic && !t.IsAbstract && (linux || t.Namespace != "VirtioRing.Benchmarks.Linux"))
+    .Where(t => t.IsPublic && !t.IsAbstract && t.GetMethods().Any(m => m.IsDefined(typeof(BenchmarkDotNet.Attributes.BenchmarkAttribute), false)))
+    .Where(t => linux || t.Namespace != "VirtioRing.Benchmarks.Linux")
     .ToArray();
 IEnumerable<Summary> summaries = BenchmarkSwitcher.FromTypes(types).Run(args);
 

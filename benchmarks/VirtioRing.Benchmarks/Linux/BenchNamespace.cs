@@ -1,28 +1,35 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
 
 namespace VirtioRing.Benchmarks.Linux;
 
 /// <summary>
 /// The network namespace the runner (<c>benchmarks/linux/tap-vs-dpdk.sh</c>) creates for the TAP and packet-socket
-/// benchmarks and deletes afterwards. The benchmarks only ever touch interfaces they create inside it: they refuse
-/// to run unless <c>VRB_NETNS</c> names a <c>vrb-…</c> namespace and this process is inside it
-/// (<c>ip netns identify</c> answers that name), so a plain <c>--filter '*'</c> run outside the script never
-/// creates a TAP on the machine's real network.
+/// benchmarks and deletes afterwards. The benchmark thread enters it (<c>setns</c>) before it creates anything, so
+/// every interface these benchmarks make is born inside it, and the threads and processes it starts afterwards
+/// inherit it; the rest of the process (and BenchmarkDotNet's host, which restores and builds over the network)
+/// stays where it was. The benchmarks refuse to run unless <c>VRB_NETNS</c> names a <c>vrb-…</c> namespace that
+/// exists, so a plain <c>--filter '*'</c> run never creates a TAP on the machine's real network.
 /// </summary>
 /// <remarks>
 /// Environment (set by the script): <c>VRB_NETNS</c> the namespace; <c>VRB_CPU_MAIN</c> / <c>VRB_CPU_OTHER</c> the
 /// two CPUs (the benchmark thread, and the second queue's thread or the frame generator); <c>VRB_GEN</c> the
 /// generator binary (<c>vrb-gen</c>); <c>VRB_PIDDIR</c> where each started generator's PID is written so the
-/// script can end it even if this process dies.
+/// script can end it even if this process dies; <c>VRB_SIZES</c> / <c>VRB_QUEUES</c> the parameter values.
 /// </remarks>
 internal static partial class BenchNamespace
 {
     private const string Libc = "libc.so.6";
-    private static string? s_checked;
+    private const int CLONE_NEWNET = 0x40000000;
+
+    [ThreadStatic]
+    private static string? t_entered;
 
     /// <summary>Gets the namespace name from <c>VRB_NETNS</c>, or null.</summary>
     public static string? Name => Environment.GetEnvironmentVariable("VRB_NETNS");
@@ -33,11 +40,20 @@ internal static partial class BenchNamespace
     /// <summary>Gets the other CPU (second queue's thread, or the generator).</summary>
     public static int OtherCpu => CpuFromEnvironment("VRB_CPU_OTHER", 0);
 
-    /// <summary>Gets whether the Linux benchmarks may run: <c>VRB_NETNS</c> is set (the script is driving them).</summary>
+    /// <summary>Gets the frame lengths to run (<c>VRB_SIZES</c>, comma-separated; default 64, 1500, 65536).</summary>
+    public static IEnumerable<int> FrameLengths => ListFromEnvironment("VRB_SIZES", [64, 1500, 65536]);
+
+    /// <summary>Gets the queue counts to run (<c>VRB_QUEUES</c>, comma-separated; default 1, 2).</summary>
+    public static IEnumerable<int> QueueCounts => ListFromEnvironment("VRB_QUEUES", [1, 2]);
+
+    /// <summary>Gets whether the Linux benchmarks are offered: <c>VRB_NETNS</c> is set (the script is driving them).</summary>
     public static bool IsRequested => !string.IsNullOrEmpty(Name);
 
-    /// <summary>Throws unless this process runs inside the <c>vrb-…</c> namespace named by <c>VRB_NETNS</c>.</summary>
-    /// <exception cref="InvalidOperationException">Not inside the script's namespace.</exception>
+    /// <summary>
+    /// Moves the calling thread into the <c>vrb-…</c> namespace named by <c>VRB_NETNS</c> (once per thread) and checks
+    /// it is there; throws when the variable is missing or the namespace does not exist.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No benchmark namespace.</exception>
     public static void Require()
     {
         string? name = Name;
@@ -47,18 +63,27 @@ internal static partial class BenchNamespace
                 "The Linux TAP/packet benchmarks run only inside the namespace benchmarks/linux/tap-vs-dpdk.sh creates (VRB_NETNS=vrb-...).");
         }
 
-        if (s_checked == name)
+        if (t_entered == name)
         {
             return;
         }
 
+        using (SafeFileHandle ns = File.OpenHandle("/run/netns/" + name))
+        {
+            if (setns((int)ns.DangerousGetHandle(), CLONE_NEWNET) != 0)
+            {
+                throw new InvalidOperationException($"setns({name}) failed: errno {Marshal.GetLastPInvokeError()}");
+            }
+        }
+
+        // A child process inherits the forking thread's namespace: ip answers with the name only if we are in it.
         string here = Run("ip", "netns", "identify").Trim();
         if (here != name)
         {
-            throw new InvalidOperationException($"VRB_NETNS is {name} but this process is in namespace \"{here}\"; refusing to create interfaces.");
+            throw new InvalidOperationException($"after setns this thread is in namespace \"{here}\", not {name}; refusing to create interfaces.");
         }
 
-        s_checked = name;
+        t_entered = name;
     }
 
     /// <summary>Runs <c>ip</c> with the arguments (in this process's namespace) and throws when it fails.</summary>
@@ -66,26 +91,31 @@ internal static partial class BenchNamespace
     public static void Ip(params string[] args)
     {
         Require();
-        Run("ip", args);
+        string[] all = new string[args.Length + 2];
+        all[0] = "-n";
+        all[1] = Name!;
+        args.CopyTo(all, 2);
+        Run("ip", all);
     }
 
-    /// <summary>Reads an interface counter from <c>/sys/class/net/IFACE/statistics/NAME</c> (this namespace's sysfs under <c>ip netns exec</c>).</summary>
+    /// <summary>Reads an interface's kernel counters (<c>ip -n NS -s -j link show</c>).</summary>
     /// <param name="iface">The interface.</param>
-    /// <param name="counter">The counter (<c>rx_packets</c>, <c>tx_dropped</c>, …).</param>
-    /// <returns>The value, or -1 when it cannot be read.</returns>
-    public static long ReadCounter(string iface, string counter)
+    /// <returns>The counters; all -1 when they cannot be read.</returns>
+    public static LinkCounters ReadCounters(string iface)
     {
         try
         {
-            return long.Parse(File.ReadAllText($"/sys/class/net/{iface}/statistics/{counter}").Trim(), CultureInfo.InvariantCulture);
+            using JsonDocument doc = JsonDocument.Parse(Run("ip", "-n", Name!, "-s", "-j", "link", "show", "dev", iface));
+            JsonElement stats = doc.RootElement[0].GetProperty("stats64");
+            JsonElement rx = stats.GetProperty("rx");
+            JsonElement tx = stats.GetProperty("tx");
+            return new LinkCounters(
+                rx.GetProperty("packets").GetInt64(), rx.GetProperty("bytes").GetInt64(), rx.GetProperty("dropped").GetInt64(),
+                tx.GetProperty("packets").GetInt64(), tx.GetProperty("bytes").GetInt64(), tx.GetProperty("dropped").GetInt64());
         }
-        catch (IOException)
+        catch (Exception e) when (e is InvalidOperationException or JsonException or KeyNotFoundException or IndexOutOfRangeException)
         {
-            return -1;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return -1;
+            return new LinkCounters(-1, -1, -1, -1, -1, -1);
         }
     }
 
@@ -141,6 +171,23 @@ internal static partial class BenchNamespace
         return output;
     }
 
+    private static int[] ListFromEnvironment(string variable, int[] fallback)
+    {
+        string? text = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return fallback;
+        }
+
+        var values = new List<int>();
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            values.Add(int.Parse(part, NumberStyles.None, CultureInfo.InvariantCulture));
+        }
+
+        return values.ToArray();
+    }
+
     private static int CpuFromEnvironment(string variable, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(variable), NumberStyles.None, CultureInfo.InvariantCulture, out int cpu) && cpu is >= 0 and < 64
             ? cpu
@@ -148,6 +195,9 @@ internal static partial class BenchNamespace
 
     [LibraryImport(Libc, SetLastError = true)]
     private static unsafe partial int sched_setaffinity(int pid, nuint cpusetsize, ulong* mask);
+
+    [LibraryImport(Libc, SetLastError = true)]
+    private static partial int setns(int fd, int nstype);
 
     [LibraryImport(Libc, SetLastError = true)]
     private static partial int kill(int pid, int sig);

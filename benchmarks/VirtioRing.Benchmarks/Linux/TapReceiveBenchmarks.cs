@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using BenchmarkDotNet.Attributes;
 using VirtioRing.Linux.Tap;
 using VirtioRing.Net.Engine;
@@ -13,8 +14,11 @@ namespace VirtioRing.Benchmarks.Linux;
 /// <see cref="BenchNamespace.MainCpu"/> runs <see cref="GuestReceiveRig"/> (the <see cref="TapBackend"/> reads each frame
 /// straight into the guest's receive buffers; the guest's driver takes them in place). Two queues: both pairs on the
 /// benchmark thread (the other core is the generator's), as testpmd's one forwarding lcore polling two queues.
-/// Per frame received by the guest: Mpps = 1000 / ns. 65536: TCP/IPv4 GSO super-frames delivered whole (the guest
-/// negotiated GUEST_TSO4, so the TAP carries TSO: <c>TUNSETOFFLOAD</c>). Runs only inside the script's namespace.
+/// Per frame received by the guest: Mpps = 1000 / ns. 65536: 65535-byte UDP/IPv4 GSO super-frames from UDP sockets
+/// in the namespace (UDP_SEGMENT), delivered whole (the guest negotiated GUEST_USO4, so the TAP carries USO:
+/// <c>TUNSETOFFLOAD</c>); a TAP can get whole TCP super-frames only from a TCP flow with a peer that acknowledges, and
+/// an <c>AF_PACKET</c> socket's GSO frames are always segmented before a TAP (see vrb-gen.c). Runs only inside the
+/// script's namespace.
 /// </summary>
 [MemoryDiagnoser]
 public class TapReceiveBenchmarks
@@ -28,16 +32,21 @@ public class TapReceiveBenchmarks
     private TapBackend _backend = null!;
     private GuestReceiveRig _rig = null!;
     private FrameGenerator? _generator;
-    private long _txBefore;
-    private long _droppedBefore;
+    private LinkCounters _before;
 
     /// <summary>Frame length (Ethernet header onwards); 65536 is a TSO4 super-frame.</summary>
-    [Params(64, 1500, 65536)]
+    [ParamsSource(nameof(FrameLengths))]
     public int FrameLength { get; set; }
 
     /// <summary>TAP queues = queue pairs (all polled by the benchmark thread).</summary>
-    [Params(1, 2)]
+    [ParamsSource(nameof(QueueCounts))]
     public int Queues { get; set; }
+
+    /// <summary>Gets the frame lengths (64, 1500, 65536 unless <c>VRB_SIZES</c> says otherwise).</summary>
+    public static IEnumerable<int> FrameLengths => BenchNamespace.FrameLengths;
+
+    /// <summary>Gets the queue counts (1, 2 unless <c>VRB_QUEUES</c> says otherwise).</summary>
+    public static IEnumerable<int> QueueCounts => BenchNamespace.QueueCounts;
 
     /// <summary>Creates the TAP, the guest, and starts the generator.</summary>
     [GlobalSetup]
@@ -48,11 +57,11 @@ public class TapReceiveBenchmarks
         _backend = TapBackend.Create(new TapOptions { Name = TapName, Queues = Queues });
         BenchNamespace.Ip("link", "set", "dev", TapName, "up");
         BenchNamespace.Ip("addr", "add", "10.199.0.1/24", "dev", TapName);
+        BenchNamespace.Ip("neigh", "replace", "10.199.0.2", "lladdr", GuestReceiveRig.GuestMac.ToString(), "dev", TapName, "nud", "permanent");
         _rig = new GuestReceiveRig(_backend, Queues, FrameLength);
         _generator = FrameGenerator.Start(TapName, FrameLength, GuestReceiveRig.GuestMac);
         _rig.Receive(FramesPerInvoke);   // the generator is up and frames flow
-        _txBefore = BenchNamespace.ReadCounter(TapName, "tx_packets");
-        _droppedBefore = BenchNamespace.ReadCounter(TapName, "tx_dropped");
+        _before = BenchNamespace.ReadCounters(TapName);
     }
 
     /// <summary>Stops the generator, reports what each side counted, removes the TAP.</summary>
@@ -60,8 +69,9 @@ public class TapReceiveBenchmarks
     public void Cleanup()
     {
         string summary = _generator?.Stop() ?? "(no generator)";
-        long read = BenchNamespace.ReadCounter(TapName, "tx_packets") - _txBefore;
-        long dropped = BenchNamespace.ReadCounter(TapName, "tx_dropped") - _droppedBefore;
+        LinkCounters after = BenchNamespace.ReadCounters(TapName);
+        long read = after.TxPackets - _before.TxPackets;
+        long dropped = after.TxDropped - _before.TxDropped;
         string perQueue = string.Empty;
         long deviceDrops = 0;
         for (int p = 0; p < Queues; p++)
@@ -71,7 +81,9 @@ public class TapReceiveBenchmarks
             deviceDrops += c.TotalDrops;
         }
 
-        Console.WriteLine($"// [vrb] tap rx {FrameLength} B x{Queues}: guest received {_rig.Frames} frames ({perQueue.Trim()}), device drops {deviceDrops}; kernel tx_packets +{read}, tx_dropped +{dropped} (reader too slow when > 0)");
+        Console.WriteLine(
+            $"// [vrb] tap rx {FrameLength} B x{Queues}: guest received {_rig.Frames} frames, {_rig.Bytes / Math.Max(1, _rig.Frames)} B average ({perQueue.Trim()}), " +
+            $"device drops {deviceDrops}; TAP (kernel) tx_packets +{read}, tx_dropped +{dropped} (the reader was the bottleneck when > 0)");
         Console.WriteLine($"// [vrb] {summary}");
         _generator?.Dispose();
         _rig.Dispose();

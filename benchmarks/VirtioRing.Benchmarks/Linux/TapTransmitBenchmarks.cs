@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using BenchmarkDotNet.Attributes;
 using VirtioRing.Linux.Tap;
 using VirtioRing.Net.Engine;
@@ -27,15 +28,21 @@ public class TapTransmitBenchmarks
     private PrefilledTransmitRig _rig = null!;
     private PairThread? _second;
     private int _rounds;
-    private long _rxPacketsBefore;
+    private LinkCounters _before;
 
     /// <summary>Frame length (Ethernet header onwards); 65536 is a TSO4 super-frame.</summary>
-    [Params(64, 1500, 65536)]
+    [ParamsSource(nameof(FrameLengths))]
     public int FrameLength { get; set; }
 
     /// <summary>TAP queues = queue pairs = threads.</summary>
-    [Params(1, 2)]
+    [ParamsSource(nameof(QueueCounts))]
     public int Queues { get; set; }
+
+    /// <summary>Gets the frame lengths (64, 1500, 65536 unless <c>VRB_SIZES</c> says otherwise).</summary>
+    public static IEnumerable<int> FrameLengths => BenchNamespace.FrameLengths;
+
+    /// <summary>Gets the queue counts (1, 2 unless <c>VRB_QUEUES</c> says otherwise).</summary>
+    public static IEnumerable<int> QueueCounts => BenchNamespace.QueueCounts;
 
     /// <summary>Creates the TAP in the namespace, gives it an address, builds the guest and pins the threads.</summary>
     [GlobalSetup]
@@ -53,7 +60,7 @@ public class TapTransmitBenchmarks
             _second = new PairThread(() => _rig.Run(1, _rounds), "tx-pair-1");
         }
 
-        _rxPacketsBefore = BenchNamespace.ReadCounter(TapName, "rx_packets");
+        _before = BenchNamespace.ReadCounters(TapName);
     }
 
     /// <summary>Checks that every frame reached the kernel, reports the counters, removes the TAP.</summary>
@@ -61,7 +68,7 @@ public class TapTransmitBenchmarks
     public void Cleanup()
     {
         _second?.Dispose();
-        long kernel = BenchNamespace.ReadCounter(TapName, "rx_packets") - _rxPacketsBefore;
+        LinkCounters after = BenchNamespace.ReadCounters(TapName);
         long sent = 0, dropped = 0;
         for (int p = 0; p < Queues; p++)
         {
@@ -70,7 +77,9 @@ public class TapTransmitBenchmarks
             dropped += c.TotalDrops;
         }
 
-        Console.WriteLine($"// [vrb] tap tx {FrameLength} B x{Queues}: device sent {sent}, dropped {dropped}; kernel rx_packets +{kernel}, rx_errors {BenchNamespace.ReadCounter(TapName, "rx_errors")}, rx_dropped {BenchNamespace.ReadCounter(TapName, "rx_dropped")}");
+        Console.WriteLine(
+            $"// [vrb] tap tx {FrameLength} B x{Queues}: device sent {sent}, dropped {dropped}; TAP (kernel) rx_packets +{after.RxPackets - _before.RxPackets}, " +
+            $"rx_bytes +{after.RxBytes - _before.RxBytes}, rx_dropped +{after.RxDropped - _before.RxDropped}");
         _rig.Dispose();
         _backend.Dispose();
         if (dropped != 0)
