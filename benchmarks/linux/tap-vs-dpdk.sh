@@ -10,9 +10,11 @@
 #      a timed window;
 #   3. DPDK receive: vrb-gen sends frames into the TAP from the kernel side (AF_PACKET), testpmd in rxonly reads
 #      them. Rate = the TAP's kernel tx counters (frames handed to the reader) over a timed window;
-#   4. ours: the same two setups through BenchmarkDotNet (TapTransmitBenchmarks, TapReceiveBenchmarks: a TAP created
+#   4. the kernel's floor: vrb-tapfloor (benchmarks/linux/vrb-tapfloor.c), a bare C loop of one writev/readv per
+#      frame on a TAP with the virtio-net header — what any TAP user pays before doing anything of its own;
+#   5. ours: the same two setups through BenchmarkDotNet (TapTransmitBenchmarks, TapReceiveBenchmarks: a TAP created
 #      by our TapBackend in the same namespace, an in-process guest, vrb-gen started by the benchmark itself);
-#   5. prints one table: Mpps and Gbit/s of both, and ours/DPDK.
+#   6. prints one table: Mpps and Gbit/s of each, ours/DPDK and ours/floor.
 # CPUs (2 cores): CPU $MAIN runs DPDK's forwarding lcore and our benchmark thread; CPU $OTHER runs testpmd's main
 # lcore, the generator, or the second queue's lcore/thread (transmit with 2 queues: one core per queue on both sides).
 # It ends only the processes it started (by PID, also on failure and Ctrl-C) and deletes only its own namespace.
@@ -22,10 +24,12 @@
 #   --sizes "…"      frame sizes (default "64 1500 65536"; 65536 = TCP/IPv4 TSO super-frames for ours)
 #   --queues "…"     queue counts (default "1 2")
 #   --only WHAT      dpdk | ours | all (default all)
+#   --direction D    tx | rx | both (default both)
 #   --bdn "ARGS"     BenchmarkDotNet job arguments for ours (default "--job short")
 #   --wait-idle MIN  first wait (at most MIN minutes) until no 'dotnet build|test' ran for 60 s (default 0)
 #   --out DIR        where logs and tables go (default /tmp/vrb-bench-DATE-PID; kept)
 #   --no-build       use the existing Release build
+#   --no-floor       skip the C floor
 set -euo pipefail
 
 SECONDS_PER_CASE=5
@@ -33,10 +37,12 @@ WARMUP=1
 SIZES="64 1500 65536"
 QUEUES="1 2"
 ONLY=all
+DIRECTION=both
 BDN_ARGS="--job short"
 WAIT_IDLE=0
 OUT=""
 BUILD=1
+FLOOR=1
 MAIN=1
 OTHER=0
 
@@ -47,10 +53,12 @@ while [ $# -gt 0 ]; do
         --sizes) SIZES=$2; shift 2 ;;
         --queues) QUEUES=$2; shift 2 ;;
         --only) ONLY=$2; shift 2 ;;
+        --direction) DIRECTION=$2; shift 2 ;;
         --bdn) BDN_ARGS=$2; shift 2 ;;
         --wait-idle) WAIT_IDLE=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        --no-floor) FLOOR=0; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -62,6 +70,7 @@ DLL=$PROJECT/bin/Release/net10.0/VirtioRing.Benchmarks.dll
 NS=vrb-bench-$$
 GUEST_MAC=52:54:00:12:34:56
 DPDK_TAP=vrbdpdk0
+FLOOR_TAP=vrbfloor0
 OUT=${OUT:-/tmp/vrb-bench-$(date -u +%Y%m%d-%H%M%S)-$$}
 PIDDIR=$OUT/pids
 mkdir -p "$OUT" "$PIDDIR"
@@ -251,12 +260,39 @@ dpdk_rx() {         # size queues
     log "DPDK rx $size B x$q: $mpps Mpps, $gbps Gbit/s (TAP dropped $((d1 - d0)) the reader did not take)"
 }
 
+floor_run() {       # tx|rx size queues
+    local dir=$1 size=$2 q=$3 tag=floor-$1-$2-$3 fpid gpid line secs=$((WARMUP + SECONDS_PER_CASE))
+    local cpus="$MAIN"; [ "$q" = 2 ] && [ "$dir" = tx ] && cpus="$MAIN $OTHER"
+    # shellcheck disable=SC2086
+    ns_exec env VRB_NETNS="$NS" "$OUT/vrb-tapfloor" "$dir" "$FLOOR_TAP" "$size" "$secs" "$q" $cpus > "$OUT/$tag.log" 2>&1 &
+    fpid=$!
+    track "$fpid" vrb-tapfloor
+    wait_link "$FLOOR_TAP" || die "vrb-tapfloor did not create $FLOOR_TAP (see $OUT/$tag.log)"
+    ip -n "$NS" addr add 10.199.0.1/24 dev "$FLOOR_TAP"
+    ip -n "$NS" link set dev "$FLOOR_TAP" up
+    ip -n "$NS" neigh replace 10.199.0.2 lladdr "$GUEST_MAC" dev "$FLOOR_TAP" nud permanent
+    if [ "$dir" = rx ]; then
+        ns_exec env VRB_NETNS="$NS" taskset -c "$OTHER" "$OUT/vrb-gen" "$FLOOR_TAP" "$size" $((secs + 3)) "$GUEST_MAC" \
+            > "$OUT/gen-$tag.log" 2>&1 &
+        gpid=$!
+        track "$gpid" vrb-gen
+    fi
+    wait "$fpid" 2> /dev/null || true
+    if [ "$dir" = rx ]; then end_pid "$gpid" vrb-gen; wait "$gpid" 2> /dev/null || true; fi
+    line=$(grep 'frames,' "$OUT/$tag.log" || true)
+    [ -n "$line" ] || die "vrb-tapfloor gave no result (see $OUT/$tag.log)"
+    read -r mpps gbps <<< "$(echo "$line" | sed -n 's/.*(\([0-9.]*\) Mpps, \([0-9.]*\) Gbit\/s).*/\1 \2/p')"
+    record floor "$dir" "$size" "$q" "$mpps" "$gbps" - "$secs" "$line"
+    log "floor $dir $size B x$q: $mpps Mpps, $gbps Gbit/s"
+}
+
 # --- run ------------------------------------------------------------------------------------------------------------
 log "output in $OUT"
 wait_idle "$WAIT_IDLE"
 load_snapshot "start"
 
 cc -O2 -Wall -Wextra -o "$OUT/vrb-gen" "$REPO/benchmarks/linux/vrb-gen.c"
+cc -O2 -Wall -Wextra -pthread -o "$OUT/vrb-tapfloor" "$REPO/benchmarks/linux/vrb-tapfloor.c"
 if [ "$BUILD" = 1 ] && [ "$ONLY" != dpdk ]; then
     log "building the benchmarks (Release)"
     dotnet build "$PROJECT" -c Release > "$OUT/build.log" 2>&1 || die "build failed (see $OUT/build.log)"
@@ -268,7 +304,16 @@ ip -n "$NS" link set lo up
 ns_exec sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 log "namespace $NS created"
 
-if [ "$ONLY" != ours ]; then
+DIRS="tx rx"
+FILTERS=('*TapTransmitBenchmarks*' '*TapReceiveBenchmarks*')
+case "$DIRECTION" in
+    tx) DIRS=tx; FILTERS=('*TapTransmitBenchmarks*') ;;
+    rx) DIRS=rx; FILTERS=('*TapReceiveBenchmarks*') ;;
+    both) ;;
+    *) die "--direction is tx, rx or both" ;;
+esac
+
+if [ "$ONLY" != ours ] && [ "$DIRECTION" != rx ]; then
     for size in $SIZES; do
         for q in $QUEUES; do
             if [ "$size" -gt 1514 ]; then
@@ -281,12 +326,25 @@ if [ "$ONLY" != ours ]; then
         done
     done
     load_snapshot "after DPDK transmit"
+fi
+if [ "$ONLY" != ours ] && [ "$DIRECTION" != tx ]; then
     for size in $SIZES; do
         for q in $QUEUES; do
             dpdk_rx "$size" "$q"
         done
     done
     load_snapshot "after DPDK receive"
+fi
+
+if [ "$FLOOR" = 1 ] && [ "$ONLY" != ours ]; then
+    for dir in $DIRS; do
+        for size in $SIZES; do
+            for q in $QUEUES; do
+                floor_run "$dir" "$size" "$q"
+            done
+        done
+    done
+    load_snapshot "after the floor"
 fi
 
 if [ "$ONLY" != dpdk ]; then
@@ -298,8 +356,8 @@ if [ "$ONLY" != dpdk ]; then
     # each benchmark process moves its benchmark thread into $NS (setns) before it creates anything.
     env VRB_NETNS="$NS" VRB_GEN="$OUT/vrb-gen" VRB_PIDDIR="$PIDDIR" VRB_CPU_MAIN="$MAIN" \
         VRB_CPU_OTHER="$OTHER" VRB_SIZES="$sizes_csv" VRB_QUEUES="$queues_csv" DOTNET_CLI_TELEMETRY_OPTOUT=1 \
-        dotnet "$DLL" --filter '*TapTransmitBenchmarks*' '*TapReceiveBenchmarks*' $BDN_ARGS \
-        --artifacts "$OUT/bdn" --exporters json > "$OUT/bdn.log" 2>&1 &
+        dotnet "$DLL" --filter "${FILTERS[@]}" $BDN_ARGS \
+        --buildTimeout 1200 --artifacts "$OUT/bdn" --exporters json > "$OUT/bdn.log" 2>&1 &
     bdn=$!
     track "$bdn" dotnet
     bdn_rc=0
@@ -324,25 +382,26 @@ fi
 load_snapshot "end"
 
 # --- table -----------------------------------------------------------------------------------------------------------
+pick() { awk -F'\t' -v w="$1" -v d="$2" -v s="$3" -v q="$4" '$1==w && $2==d && $3==s && $4==q { print $5" "$6 }' "$RESULTS"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 {
     echo
-    echo "| direction | frame | queues | DPDK Mpps | DPDK Gbit/s | ours Mpps | ours Gbit/s | ours/DPDK |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-    for dir in tx rx; do
+    echo "| direction | frame | queues | floor Mpps | floor Gbit/s | DPDK Mpps | DPDK Gbit/s | ours Mpps | ours Gbit/s | ours/DPDK | ours/floor |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for dir in $DIRS; do
         for size in $SIZES; do
             for q in $QUEUES; do
-                d=$(awk -F'\t' -v d="$dir" -v s="$size" -v q="$q" '$1=="dpdk" && $2==d && $3==s && $4==q { print $5" "$6 }' "$RESULTS")
-                o=$(awk -F'\t' -v d="$dir" -v s="$size" -v q="$q" '$1=="ours" && $2==d && $3==s && $4==q { print $5" "$6 }' "$RESULTS")
+                f=$(pick floor "$dir" "$size" "$q"); d=$(pick dpdk "$dir" "$size" "$q"); o=$(pick ours "$dir" "$size" "$q")
+                read -r fm fg <<< "${f:-- -}"
                 read -r dm dg <<< "${d:-- -}"
                 read -r om og <<< "${o:-- -}"
                 peer=$dg; note=""
                 if [ "$dm" = "-" ] && [ "$dir" = tx ]; then
                     # No TSO in DPDK's txonly: compare bytes/s with its best size (1500 B) at the same queue count.
-                    peer=$(awk -F'\t' -v q="$q" '$1=="dpdk" && $2=="tx" && $4==q && $6!="-" { if ($6 > m) m = $6 } END { print m ? m : "-" }' "$RESULTS")
+                    peer=$(awk -F'\t' -v q="$q" '$1=="dpdk" && $2=="tx" && $4==q && $6!="-" { if ($6 + 0 > m) m = $6 + 0 } END { print m ? m : "-" }' "$RESULTS")
                     note=" (vs DPDK 1500 B: $peer Gbit/s)"
                 fi
-                ratio=$(awk -v a="$og" -v b="$peer" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }')
-                echo "| $dir | $size | $q | $dm | $dg | $om | $og | $ratio$note |"
+                echo "| $dir | $size | $q | $fm | $fg | $dm | $dg | $om | $og | $(ratio "$og" "$peer")$note | $(ratio "$og" "$fg") |"
             done
         done
     done
