@@ -9,6 +9,7 @@ using VirtioRing.Linux.Tests.Infrastructure;
 using VirtioRing.Net;
 using VirtioRing.Net.Driver;
 using VirtioRing.Net.InProcess;
+using VirtioRing.Net.Switching;
 using Xunit;
 
 namespace VirtioRing.Linux.Tests.Tap;
@@ -36,6 +37,11 @@ internal sealed class TapLab : IDisposable
     private readonly byte[] _receiveBuffer = new byte[70_000];
     private InProcessGuest? _guest;
     private TapBackend? _backend;
+    private NetSwitch? _switch;
+    private NetSwitchPort? _tapPort;
+    private Thread? _pump;
+    private readonly AutoResetEvent _pumpReady = new(false);
+    private volatile bool _stopPump;
 
     private TapLab(NetNamespace ns)
     {
@@ -58,8 +64,18 @@ internal sealed class TapLab : IDisposable
     /// <summary>Gets the frames <see cref="Receive"/> passed over (not matched, not ARP for the guest).</summary>
     public int Ignored { get; private set; }
 
-    /// <summary>Builds the lab; <paramref name="tap"/> and <paramref name="guest"/> get the lab's name-independent defaults filled in.</summary>
-    public static TapLab Create(int queues = 1, TapOptions? tap = null, Func<InProcessGuestOptions, InProcessGuestOptions>? guest = null, bool permanentNeighbor = true)
+    /// <summary>Gets the switch between the guest and the TAP when the lab was built with <c>viaSwitch</c> (the TAP delivers to it, not to a device).</summary>
+    public NetSwitch? Switch => _switch;
+
+    /// <summary>Gets the switch port of the TAP (with <c>viaSwitch</c>).</summary>
+    public NetSwitchPort? TapPort => _tapPort;
+
+    /// <summary>
+    /// Builds the lab. With <paramref name="viaSwitch"/> the guest and the TAP are two ports of a
+    /// <see cref="NetSwitch"/> (the TAP's host is then the switch, which lends no buffers: frames go
+    /// through <c>Deliver</c>), pumped by a thread of the lab; otherwise the guest's device drives the TAP.
+    /// </summary>
+    public static TapLab Create(int queues = 1, TapOptions? tap = null, Func<InProcessGuestOptions, InProcessGuestOptions>? guest = null, bool permanentNeighbor = true, bool viaSwitch = false)
     {
         Requirements.Require();
         var lab = new TapLab(NetNamespace.Create());
@@ -82,7 +98,21 @@ internal sealed class TapLab : IDisposable
             lab.HostMac = MacAddress.Parse(m.Value);
 
             var guestOptions = new InProcessGuestOptions { Mac = GuestMac, QueuePairs = queues, Name = "tap-test" };
-            lab._guest = InProcessGuest.Create(lab._backend, guest is null ? guestOptions : guest(guestOptions));
+            guestOptions = guest is null ? guestOptions : guest(guestOptions);
+            if (viaSwitch)
+            {
+                lab._switch = new NetSwitch(new NetSwitchOptions { GuestPortQueues = queues });
+                NetSwitchPort guestPort = lab._switch.AddGuestPort("guest", GuestMac, queues);
+                lab._guest = InProcessGuest.Create(guestPort, guestOptions);
+                lab._tapPort = lab._switch.AddBackendPort("tap", lab._backend, new Pulse(lab._pumpReady));
+                lab._pump = new Thread(lab.Pump) { IsBackground = true, Name = "tap lab switch pump" };
+                lab._pump.Start();
+            }
+            else
+            {
+                lab._guest = InProcessGuest.Create(lab._backend, guestOptions);
+            }
+
             return lab;
         }
         catch
@@ -171,10 +201,14 @@ internal sealed class TapLab : IDisposable
 
     public void Dispose()
     {
-        // The guest first (its device stops and detaches the backend), then the TAP, then the namespace.
+        // The pump and the guest first (the device or the switch detaches the backend), then the TAP, then the namespace.
         try
         {
+            _stopPump = true;
+            _pumpReady.Set();
+            _pump?.Join();
             _guest?.Dispose();
+            _switch?.Dispose();
         }
         finally
         {
@@ -185,6 +219,18 @@ internal sealed class TapLab : IDisposable
             finally
             {
                 Namespace.Dispose();
+            }
+        }
+    }
+
+    private void Pump()
+    {
+        while (!_stopPump)
+        {
+            _pumpReady.WaitOne(100);
+            while (!_stopPump && _tapPort!.HasReceivePending)
+            {
+                _tapPort.PumpReceive(64);
             }
         }
     }
@@ -206,5 +252,10 @@ internal sealed class TapLab : IDisposable
         }
 
         return false;
+    }
+
+    private sealed class Pulse(AutoResetEvent e) : VirtioRing.Net.Backends.INotifier
+    {
+        public void Notify() => e.Set();
     }
 }
