@@ -1,48 +1,56 @@
 #!/usr/bin/env bash
-# Issue 6 benchmarks: our TAP backend next to DPDK's own net_tap driver, in ONE run, on the same namespace setup.
+# Issue 6 benchmarks: our TAP and packet-socket backends next to DPDK's own net_tap and net_af_packet drivers, in ONE
+# run, on the same namespace setup.
 #
 #   sudo benchmarks/linux/tap-vs-dpdk.sh [options]
 #
-# What it does (everything inside a network namespace it creates, vrb-bench-PID, and deletes at the end):
-#   1. builds vrb-gen (benchmarks/linux/vrb-gen.c) and the benchmark program (Release);
-#   2. DPDK transmit: dpdk-testpmd --vdev net_tap0 in txonly writes frames into its TAP; the kernel drops them right
-#      after the TAP (destination MAC 02:00:00:00:00:00 is not the TAP's). Rate = the TAP's kernel rx counters over
-#      a timed window;
-#   3. DPDK receive: vrb-gen sends frames into the TAP from the kernel side (AF_PACKET), testpmd in rxonly reads
-#      them. Rate = the TAP's kernel tx counters (frames handed to the reader) over a timed window;
-#   4. the kernel's floor: vrb-tapfloor (benchmarks/linux/vrb-tapfloor.c), a bare C loop of one writev/readv per
-#      frame on a TAP with the virtio-net header — what any TAP user pays before doing anything of its own;
-#   5. ours: the same two setups through BenchmarkDotNet (TapTransmitBenchmarks, TapReceiveBenchmarks: a TAP created
-#      by our TapBackend in the same namespace, an in-process guest, vrb-gen started by the benchmark itself);
-#   6. prints one table: Mpps and Gbit/s of each, ours/DPDK and ours/floor.
-# CPUs (2 cores): CPU $MAIN runs DPDK's forwarding lcore and our benchmark thread; CPU $OTHER runs testpmd's main
-# lcore, the generator, or the second queue's lcore/thread (transmit with 2 queues: one core per queue on both sides).
-# It ends only the processes it started (by PID, also on failure and Ctrl-C) and deletes only its own namespace.
+# Everything happens inside a network namespace the script creates (vrb-bench-PID) and deletes at the end, also on
+# failure and Ctrl-C; it ends only the processes it started (by PID, checking the name). Steps:
+#   1. builds vrb-gen and vrb-tapfloor (benchmarks/linux/*.c) and the benchmark program (Release);
+#   2. TAP: the kernel's floor (vrb-tapfloor: a bare C loop of one writev/readv per frame with the virtio-net header),
+#      then DPDK (dpdk-testpmd --vdev net_tap0, txonly / rxonly);
+#   3. packet: DPDK (dpdk-testpmd --vdev net_af_packet0 on one end of a veth pair, txonly / rxonly);
+#   4. ours: the same setups through BenchmarkDotNet (Tap*/Packet* Transmit/Receive benchmarks; each benchmark process
+#      moves its benchmark thread into the namespace and creates its own TAP / veth there);
+#   5. prints one table per backend: Mpps and Gbit/s, ours/DPDK and (TAP) ours/floor.
+# Transmit ("guest → interface → kernel sink"): frames to 02:00:00:00:00:00, not the interface's MAC, so the kernel
+# drops them right after the interface (TAP) or after the veth's other end; the rate is the sink's kernel rx counters
+# over a timed window (floor and DPDK) or BenchmarkDotNet's mean per frame (ours).
+# Receive ("and back"): vrb-gen sends from the kernel side (AF_PACKET for 64/1500 B, 65535-byte UDP GSO super-frames for
+# 65536) into the TAP / the veth's other end as fast as it can; the rate is what the reader took (the TAP's kernel tx
+# counters; testpmd's own counters on the veth; BenchmarkDotNet's mean per frame received by our in-process guest).
+# CPUs (2 cores): CPU $MAIN runs DPDK's forwarding lcore, the floor's loop and our benchmark thread; CPU $OTHER runs
+# testpmd's main lcore and the generator — or, for transmit with 2 queues, the second queue's lcore/thread.
 #
 # Options:
-#   --seconds N      DPDK measuring window per case (default 5; 1 s warm-up before it)
-#   --sizes "…"      frame sizes (default "64 1500 65536"; 65536 = TCP/IPv4 TSO super-frames for ours)
+#   --seconds N      measuring window of the floor and DPDK cases (default 5, after a 1 s warm-up)
+#   --sizes "…"      frame sizes (default "64 1500 65536"; 65536 = TSO/GSO super-frames, see RESULTS.md)
 #   --queues "…"     queue counts (default "1 2")
-#   --only WHAT      dpdk | ours | all (default all)
+#   --backend B      tap | packet | both (default both)
 #   --direction D    tx | rx | both (default both)
+#   --only WHAT      dpdk | ours | all (default all; dpdk includes the floor)
 #   --bdn "ARGS"     BenchmarkDotNet job arguments for ours (default "--job short")
 #   --wait-idle MIN  first wait (at most MIN minutes) until no 'dotnet build|test' ran for 60 s (default 0)
 #   --out DIR        where logs and tables go (default /tmp/vrb-bench-DATE-PID; kept)
 #   --no-build       use the existing Release build
 #   --no-floor       skip the C floor
+#   --perf           also profile each case with perf (cpu-clock, call graphs) into DIR/perf-*.txt; slows the run a
+#                    little, so use it for a separate profiling run, not for the recorded figures
 set -euo pipefail
 
 SECONDS_PER_CASE=5
 WARMUP=1
 SIZES="64 1500 65536"
 QUEUES="1 2"
-ONLY=all
+BACKEND=both
 DIRECTION=both
+ONLY=all
 BDN_ARGS="--job short"
 WAIT_IDLE=0
 OUT=""
 BUILD=1
 FLOOR=1
+PERF=0
 MAIN=1
 OTHER=0
 
@@ -52,17 +60,23 @@ while [ $# -gt 0 ]; do
         --seconds) SECONDS_PER_CASE=$2; shift 2 ;;
         --sizes) SIZES=$2; shift 2 ;;
         --queues) QUEUES=$2; shift 2 ;;
-        --only) ONLY=$2; shift 2 ;;
+        --backend) BACKEND=$2; shift 2 ;;
         --direction) DIRECTION=$2; shift 2 ;;
+        --only) ONLY=$2; shift 2 ;;
         --bdn) BDN_ARGS=$2; shift 2 ;;
         --wait-idle) WAIT_IDLE=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --no-floor) FLOOR=0; shift ;;
+        --perf) PERF=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
+
+case "$BACKEND" in tap) BACKENDS=tap ;; packet) BACKENDS=packet ;; both) BACKENDS="tap packet" ;; *) echo "--backend is tap, packet or both" >&2; exit 2 ;; esac
+case "$DIRECTION" in tx) DIRS=tx ;; rx) DIRS=rx ;; both) DIRS="tx rx" ;; *) echo "--direction is tx, rx or both" >&2; exit 2 ;; esac
+case "$ONLY" in dpdk|ours|all) ;; *) echo "--only is dpdk, ours or all" >&2; exit 2 ;; esac
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 PROJECT=$REPO/benchmarks/VirtioRing.Benchmarks
@@ -71,6 +85,8 @@ NS=vrb-bench-$$
 GUEST_MAC=52:54:00:12:34:56
 DPDK_TAP=vrbdpdk0
 FLOOR_TAP=vrbfloor0
+VETH_END=vrbpa      # the backend's end (DPDK's af_packet, our PacketSocketBackend)
+VETH_PEER=vrbpb     # the kernel's end: 10.199.0.1/24, the sink, the generator's interface
 OUT=${OUT:-/tmp/vrb-bench-$(date -u +%Y%m%d-%H%M%S)-$$}
 PIDDIR=$OUT/pids
 mkdir -p "$OUT" "$PIDDIR"
@@ -83,12 +99,13 @@ die() { log "error: $*"; exit 1; }
 for tool in ip dpdk-testpmd cc dotnet taskset jq awk; do
     command -v "$tool" > /dev/null || die "$tool is not installed"
 done
+[ "$PERF" = 0 ] || command -v perf > /dev/null || die "--perf needs perf"
 
 # --- process and namespace bookkeeping -------------------------------------------------------------------------------
-STARTED=()          # PIDs this script started
+STARTED=()          # "PID:name" of every process this script started
 NS_CREATED=0
 
-descendants() {     # PIDs below $1 (BenchmarkDotNet's child processes, a generator the benchmark started)
+descendants() {     # PIDs below $1 (BenchmarkDotNet's child processes and the generator they start)
     local child
     for child in $(ps -o pid= --ppid "$1" 2> /dev/null); do
         descendants "$child"
@@ -96,7 +113,7 @@ descendants() {     # PIDs below $1 (BenchmarkDotNet's child processes, a genera
     done
 }
 
-end_pid() {         # SIGTERM, then SIGKILL after 5 s; only if it is still the process we started
+end_pid() {         # SIGTERM, then SIGKILL after 5 s — only if the PID is still the process we started
     local pid=$1 name=$2 i
     [ -d "/proc/$pid" ] || return 0
     [ "$(cat "/proc/$pid/comm" 2> /dev/null)" = "$name" ] || return 0
@@ -107,29 +124,31 @@ end_pid() {         # SIGTERM, then SIGKILL after 5 s; only if it is still the p
 }
 
 cleanup() {
-    local rc=$? entry pid name
+    local rc=$? entry pid name child f
     trap - EXIT INT TERM
     for entry in "${STARTED[@]:-}"; do
         [ -n "$entry" ] || continue
         pid=${entry%%:*}; name=${entry#*:}
+        [ -d "/proc/$pid" ] || continue
+        [ "$(cat "/proc/$pid/comm" 2> /dev/null)" = "$name" ] || continue
         for child in $(descendants "$pid"); do
             end_pid "$child" "$(cat "/proc/$child/comm" 2> /dev/null || echo gone)"
         done
         end_pid "$pid" "$name"
     done
-    for f in "$PIDDIR"/gen-*; do            # generators the benchmark process started (if it died first)
+    for f in "$PIDDIR"/gen-*; do            # generators a benchmark process started (if it died first)
         [ -f "$f" ] || continue
         end_pid "$(cat "$f")" vrb-gen
         rm -f "$f"
     done
     if [ "$NS_CREATED" = 1 ]; then
-        ip netns del "$NS" 2> /dev/null && log "namespace $NS deleted" || log "namespace $NS: delete failed"
+        if ip netns del "$NS" 2> /dev/null; then log "namespace $NS deleted"; else log "namespace $NS: delete failed"; fi
     fi
     exit "$rc"
 }
 trap cleanup EXIT
-trap '' PIPE        # a write to a testpmd that died fails (and set -e ends the run) instead of killing the shell
 trap 'log "interrupted"; exit 130' INT TERM
+trap '' PIPE        # a write to a testpmd that died fails (and set -e ends the run) instead of killing the shell
 
 track() { STARTED+=("$1:$2"); }
 
@@ -155,10 +174,11 @@ wait_idle() {
 }
 
 ns_exec() { ip netns exec "$NS" "$@"; }
-
 counter() { ns_exec cat "/sys/class/net/$1/statistics/$2" 2> /dev/null || echo 0; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-wait_link() {       # the TAP testpmd creates
+wait_link() {       # an interface another process creates
     local i
     for i in $(seq 300); do
         ip -n "$NS" link show dev "$1" > /dev/null 2>&1 && return 0
@@ -167,17 +187,54 @@ wait_link() {       # the TAP testpmd creates
     return 1
 }
 
-now() { date +%s.%N; }
+kernel_side() {     # iface: up, 10.199.0.1/24, a permanent neighbour 10.199.0.2 → the guest's MAC (vrb-gen's UDP GSO mode)
+    ip -n "$NS" addr add 10.199.0.1/24 dev "$1"
+    ip -n "$NS" link set dev "$1" up
+    ip -n "$NS" neigh replace 10.199.0.2 lladdr "$GUEST_MAC" dev "$1" nud permanent
+}
+
+veth_up() {
+    ip -n "$NS" link add "$VETH_END" type veth peer name "$VETH_PEER"
+    ip -n "$NS" link set dev "$VETH_END" up
+    kernel_side "$VETH_PEER"
+}
+veth_down() { ip -n "$NS" link del "$VETH_END" 2> /dev/null || true; }
+
+PERF_PID=""
+perf_start() {      # tag pid seconds: profile a process (and its threads) for a while
+    [ "$PERF" = 1 ] || return 0
+    perf record -q -e cpu-clock -F 2999 -g -p "$2" -o "$OUT/perf-$1.data" -- sleep "$3" > /dev/null 2>&1 &
+    PERF_PID=$!
+    track "$PERF_PID" perf
+}
+perf_finish() {     # tag: wait for the recording and write its summary
+    [ "$PERF" = 1 ] && [ -n "$PERF_PID" ] || return 0
+    wait "$PERF_PID" 2> /dev/null || true
+    PERF_PID=""
+    perf_summary "$1"
+}
+perf_summary() {    # tag: user/kernel split and the top symbols
+    local data=$OUT/perf-$1.data
+    [ -s "$data" ] || return 0
+    {
+        echo "# perf $1: share of samples by object, then by symbol (self time)"
+        perf report -i "$data" --stdio --no-children --sort dso -g none 2> /dev/null | grep -E '^ +[0-9]' | head -12
+        echo
+        perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null | grep -E '^ +[0-9]' | head -45
+    } > "$OUT/perf-$1.txt"
+}
 
 # --- testpmd (interactive, commands through a FIFO) ------------------------------------------------------------------
 PMD_PID=""
 PMD_FD=""
+PMD_LOG=""
 start_testpmd() {   # tag, EAL/testpmd arguments…
     local tag=$1; shift
     local fifo=$OUT/$tag.fifo
     rm -f "$fifo"; mkfifo "$fifo"
+    PMD_LOG=$OUT/$tag.log
     # ip netns exec execs testpmd: $! is testpmd's PID.
-    ip netns exec "$NS" dpdk-testpmd "$@" < "$fifo" > "$OUT/$tag.log" 2>&1 &
+    ip netns exec "$NS" dpdk-testpmd "$@" < "$fifo" > "$PMD_LOG" 2>&1 &
     PMD_PID=$!
     track "$PMD_PID" dpdk-testpmd
     exec {PMD_FD}> "$fifo"
@@ -193,97 +250,135 @@ stop_testpmd() {
     end_pid "$PMD_PID" dpdk-testpmd
     wait "$PMD_PID" 2> /dev/null || true
 }
-
-eal_args() {        # tag, lcores
-    echo "--lcores $2 --no-pci --no-huge -m 512 --file-prefix vrb$$-$1 --vdev net_tap0,iface=$DPDK_TAP"
+pmd_rx_stats() {    # the last NIC statistics line of "show port stats all" (RX-packets … RX-missed … RX-bytes): "packets bytes"
+    awk '/RX-packets:.*RX-missed:.*RX-bytes:/ { for (i = 1; i <= NF; i++) { if ($i == "RX-packets:") p = $(i + 1); if ($i == "RX-bytes:") b = $(i + 1) } }
+         END { print p + 0, b + 0 }' "$PMD_LOG"
 }
 
-RESULTS=$OUT/results.tsv     # side direction size queues mpps gbps frames seconds note
+vdev() {            # backend queues [size]
+    case "$1" in
+        tap) echo "net_tap0,iface=$DPDK_TAP" ;;
+        packet) echo "net_af_packet0,iface=$VETH_END,qpairs=$2,qdisc_bypass=1" ;;
+    esac
+}
+
+RESULTS=$OUT/results.tsv     # backend side direction size queues mpps gbps frames seconds note
 : > "$RESULTS"
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RESULTS"; }
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RESULTS"; }
+rate() { awk -v f="$1" -v b="$2" -v s="$3" 'BEGIN { printf "%.3f %.2f", f / s / 1e6, b * 8 / s / 1e9 }'; }
 
-rate() {            # frames bytes seconds → "mpps gbps"
-    awk -v f="$1" -v b="$2" -v s="$3" 'BEGIN { printf "%.3f %.2f", f / s / 1e6, b * 8 / s / 1e9 }'
-}
-
-dpdk_tx() {         # size queues
-    local size=$1 q=$2 tag lcores nc p0 b0 t0 p1 b1 t1 d
-    tag=tx-$size-$q
+dpdk_tx() {         # backend size queues
+    local b=$1 size=$2 q=$3 tag lcores nc sink p0 b0 t0 p1 b1 t1 secs mpps gbps
+    tag=dpdk-$b-tx-$size-$q
     if [ "$q" = 1 ]; then lcores="0@$OTHER,1@$MAIN"; nc=1; else lcores="0@$OTHER,1@$MAIN,2@$OTHER"; nc=2; fi
-    # shellcheck disable=SC2046
-    start_testpmd "dpdk-$tag" $(eal_args "$tag" "$lcores") -- -i --total-num-mbufs=16384 --rxq="$q" --txq="$q" \
-        --nb-cores="$nc" --forward-mode=txonly --txpkts="$size" --burst=32
-    wait_link "$DPDK_TAP" || die "testpmd did not create $DPDK_TAP (see $OUT/dpdk-$tag.log)"
-    ip -n "$NS" addr add 10.199.0.1/24 dev "$DPDK_TAP"
-    ip -n "$NS" link set dev "$DPDK_TAP" up
+    if [ "$b" = tap ]; then sink=$DPDK_TAP; else sink=$VETH_PEER; veth_up; fi
+    start_testpmd "$tag" --lcores "$lcores" --no-pci --no-huge -m 512 --file-prefix "vrb$$-$tag" --vdev "$(vdev "$b" "$q")" \
+        -- -i --total-num-mbufs=16384 --rxq="$q" --txq="$q" --nb-cores="$nc" --forward-mode=txonly --txpkts="$size" --burst=32
+    if [ "$b" = tap ]; then
+        wait_link "$DPDK_TAP" || die "testpmd did not create $DPDK_TAP (see $PMD_LOG)"
+        kernel_side "$DPDK_TAP"
+    fi
     pmd start
     sleep "$WARMUP"
-    p0=$(counter "$DPDK_TAP" rx_packets); b0=$(counter "$DPDK_TAP" rx_bytes); t0=$(now)
+    perf_start "$tag" "$PMD_PID" "$SECONDS_PER_CASE"
+    p0=$(counter "$sink" rx_packets); b0=$(counter "$sink" rx_bytes); t0=$(now)
     sleep "$SECONDS_PER_CASE"
-    p1=$(counter "$DPDK_TAP" rx_packets); b1=$(counter "$DPDK_TAP" rx_bytes); t1=$(now)
-    d=$(counter "$DPDK_TAP" rx_dropped)
-    pmd "show port stats all"
+    p1=$(counter "$sink" rx_packets); b1=$(counter "$sink" rx_bytes); t1=$(now)
+    perf_finish "$tag"
     stop_testpmd
-    local secs; secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    [ "$b" = packet ] && veth_down
+    secs=$(elapsed "$t0" "$t1")
     read -r mpps gbps <<< "$(rate $((p1 - p0)) $((b1 - b0)) "$secs")"
-    record dpdk tx "$size" "$q" "$mpps" "$gbps" $((p1 - p0)) "$secs" "kernel rx_dropped $d"
-    log "DPDK tx $size B x$q: $mpps Mpps, $gbps Gbit/s"
+    record "$b" dpdk tx "$size" "$q" "$mpps" "$gbps" $((p1 - p0)) "$secs" "$sink rx counters"
+    log "DPDK $b tx $size B x$q: $mpps Mpps, $gbps Gbit/s"
 }
 
-dpdk_rx() {         # size queues
-    local size=$1 q=$2 tag gen gpid p0 b0 d0 t0 p1 b1 d1 t1
-    tag=rx-$size-$q
-    # shellcheck disable=SC2046
-    start_testpmd "dpdk-$tag" $(eal_args "$tag" "0@$OTHER,1@$MAIN") -- -i --total-num-mbufs=16384 --rxq="$q" --txq="$q" \
-        --nb-cores=1 --forward-mode=rxonly --burst=32
-    wait_link "$DPDK_TAP" || die "testpmd did not create $DPDK_TAP (see $OUT/dpdk-$tag.log)"
-    ip -n "$NS" addr add 10.199.0.1/24 dev "$DPDK_TAP"
-    ip -n "$NS" link set dev "$DPDK_TAP" up
-    ip -n "$NS" neigh replace 10.199.0.2 lladdr "$GUEST_MAC" dev "$DPDK_TAP" nud permanent   # vrb-gen's UDP GSO mode
+dpdk_rx() {         # backend size queues
+    local b=$1 size=$2 q=$3 tag src gpid p0 b0 d0 t0 p1 b1 d1 t1 secs mpps gbps note
+    tag=dpdk-$b-rx-$size-$q
+    if [ "$b" = tap ]; then src=$DPDK_TAP; else src=$VETH_PEER; veth_up; fi
+    start_testpmd "$tag" --lcores "0@$OTHER,1@$MAIN" --no-pci --no-huge -m 512 --file-prefix "vrb$$-$tag" \
+        --vdev "$(vdev "$b" "$q")" -- -i --total-num-mbufs=16384 --rxq="$q" --txq="$q" --nb-cores=1 --forward-mode=rxonly --burst=32
+    if [ "$b" = tap ]; then
+        wait_link "$DPDK_TAP" || die "testpmd did not create $DPDK_TAP (see $PMD_LOG)"
+        kernel_side "$DPDK_TAP"
+    fi
     pmd start
     sleep 0.5
-    ns_exec env VRB_NETNS="$NS" taskset -c "$OTHER" "$OUT/vrb-gen" "$DPDK_TAP" "$size" $((WARMUP + SECONDS_PER_CASE + 5)) \
+    ns_exec env VRB_NETNS="$NS" taskset -c "$OTHER" "$OUT/vrb-gen" "$src" "$size" $((WARMUP + SECONDS_PER_CASE + 5)) \
         "$GUEST_MAC" > "$OUT/gen-$tag.log" 2>&1 &
     gpid=$!
     track "$gpid" vrb-gen
     sleep "$WARMUP"
-    p0=$(counter "$DPDK_TAP" tx_packets); b0=$(counter "$DPDK_TAP" tx_bytes); d0=$(counter "$DPDK_TAP" tx_dropped); t0=$(now)
-    sleep "$SECONDS_PER_CASE"
-    p1=$(counter "$DPDK_TAP" tx_packets); b1=$(counter "$DPDK_TAP" tx_bytes); d1=$(counter "$DPDK_TAP" tx_dropped); t1=$(now)
+    perf_start "$tag" "$PMD_PID" "$SECONDS_PER_CASE"
+    if [ "$b" = tap ]; then
+        # The TAP's tx counters: what the kernel handed to testpmd, and what its queue had no room for.
+        p0=$(counter "$src" tx_packets); b0=$(counter "$src" tx_bytes); d0=$(counter "$src" tx_dropped); t0=$(now)
+        sleep "$SECONDS_PER_CASE"
+        p1=$(counter "$src" tx_packets); b1=$(counter "$src" tx_bytes); d1=$(counter "$src" tx_dropped); t1=$(now)
+        note="TAP tx_dropped $((d1 - d0)) (reader behind when > 0)"
+    else
+        # testpmd's own counters (frames taken from the af_packet ring); the veth end's rx is what arrived.
+        pmd "clear port stats all"; d0=$(counter "$VETH_END" rx_packets); t0=$(now)
+        sleep "$SECONDS_PER_CASE"
+        pmd "show port stats all"; d1=$(counter "$VETH_END" rx_packets); t1=$(now)
+        note="$((d1 - d0)) arrived at $VETH_END (the ring dropped the rest)"
+    fi
+    perf_finish "$tag"
     end_pid "$gpid" vrb-gen
     wait "$gpid" 2> /dev/null || true
-    pmd "show port stats all"
     stop_testpmd
-    local secs; secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    if [ "$b" = packet ]; then read -r p1 b1 <<< "$(pmd_rx_stats)"; p0=0; b0=0; fi   # the log is complete once testpmd exited
+    [ "$b" = packet ] && veth_down
+    secs=$(elapsed "$t0" "$t1")
     read -r mpps gbps <<< "$(rate $((p1 - p0)) $((b1 - b0)) "$secs")"
-    record dpdk rx "$size" "$q" "$mpps" "$gbps" $((p1 - p0)) "$secs" "tx_dropped $((d1 - d0)); $(tail -1 "$OUT/gen-$tag.log")"
-    log "DPDK rx $size B x$q: $mpps Mpps, $gbps Gbit/s (TAP dropped $((d1 - d0)) the reader did not take)"
+    record "$b" dpdk rx "$size" "$q" "$mpps" "$gbps" $((p1 - p0)) "$secs" "$note; $(tail -1 "$OUT/gen-$tag.log")"
+    log "DPDK $b rx $size B x$q: $mpps Mpps, $gbps Gbit/s ($note)"
 }
 
 floor_run() {       # tx|rx size queues
-    local dir=$1 size=$2 q=$3 tag=floor-$1-$2-$3 fpid gpid line secs=$((WARMUP + SECONDS_PER_CASE))
-    local cpus="$MAIN"; [ "$q" = 2 ] && [ "$dir" = tx ] && cpus="$MAIN $OTHER"
+    local dir=$1 size=$2 q=$3 tag=floor-tap-$1-$2-$3 fpid gpid="" line mpps gbps secs=$((WARMUP + SECONDS_PER_CASE))
+    local cpus="$MAIN"
+    [ "$q" = 2 ] && [ "$dir" = tx ] && cpus="$MAIN $OTHER"
     # shellcheck disable=SC2086
     ns_exec env VRB_NETNS="$NS" "$OUT/vrb-tapfloor" "$dir" "$FLOOR_TAP" "$size" "$secs" "$q" $cpus > "$OUT/$tag.log" 2>&1 &
     fpid=$!
     track "$fpid" vrb-tapfloor
     wait_link "$FLOOR_TAP" || die "vrb-tapfloor did not create $FLOOR_TAP (see $OUT/$tag.log)"
-    ip -n "$NS" addr add 10.199.0.1/24 dev "$FLOOR_TAP"
-    ip -n "$NS" link set dev "$FLOOR_TAP" up
-    ip -n "$NS" neigh replace 10.199.0.2 lladdr "$GUEST_MAC" dev "$FLOOR_TAP" nud permanent
+    kernel_side "$FLOOR_TAP"
     if [ "$dir" = rx ]; then
         ns_exec env VRB_NETNS="$NS" taskset -c "$OTHER" "$OUT/vrb-gen" "$FLOOR_TAP" "$size" $((secs + 3)) "$GUEST_MAC" \
             > "$OUT/gen-$tag.log" 2>&1 &
         gpid=$!
         track "$gpid" vrb-gen
     fi
+    sleep 2
+    perf_start "$tag" "$fpid" $((SECONDS_PER_CASE - 1))
     wait "$fpid" 2> /dev/null || true
-    if [ "$dir" = rx ]; then end_pid "$gpid" vrb-gen; wait "$gpid" 2> /dev/null || true; fi
+    perf_finish "$tag"
+    if [ -n "$gpid" ]; then end_pid "$gpid" vrb-gen; wait "$gpid" 2> /dev/null || true; fi
     line=$(grep 'frames,' "$OUT/$tag.log" || true)
     [ -n "$line" ] || die "vrb-tapfloor gave no result (see $OUT/$tag.log)"
     read -r mpps gbps <<< "$(echo "$line" | sed -n 's/.*(\([0-9.]*\) Mpps, \([0-9.]*\) Gbit\/s).*/\1 \2/p')"
-    record floor "$dir" "$size" "$q" "$mpps" "$gbps" - "$secs" "$line"
-    log "floor $dir $size B x$q: $mpps Mpps, $gbps Gbit/s"
+    record tap floor "$dir" "$size" "$q" "$mpps" "$gbps" - "$secs" "$line"
+    log "floor tap $dir $size B x$q: $mpps Mpps, $gbps Gbit/s"
+}
+
+perf_watch_bdn() {  # profile each BenchmarkDotNet benchmark process once it is warm (--perf)
+    local host=$1 seen=" " pid n=0
+    while [ -d "/proc/$host" ]; do
+        for pid in $(pgrep -f -- '--benchmarkId' || true); do
+            case "$seen" in *" $pid "*) continue ;; esac
+            seen="$seen$pid "
+            n=$((n + 1))
+            sleep 6
+            [ -d "/proc/$pid" ] || continue
+            perf record -q -e cpu-clock -F 2999 -g -p "$pid" -o "$OUT/perf-ours-$n.data" -- sleep 5 > /dev/null 2>&1 || true
+            tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null > "$OUT/perf-ours-$n.cmd" || true
+            perf_summary "ours-$n"
+        done
+        sleep 1
+    done
 }
 
 # --- run ------------------------------------------------------------------------------------------------------------
@@ -304,70 +399,65 @@ ip -n "$NS" link set lo up
 ns_exec sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 log "namespace $NS created"
 
-DIRS="tx rx"
-FILTERS=('*TapTransmitBenchmarks*' '*TapReceiveBenchmarks*')
-case "$DIRECTION" in
-    tx) DIRS=tx; FILTERS=('*TapTransmitBenchmarks*') ;;
-    rx) DIRS=rx; FILTERS=('*TapReceiveBenchmarks*') ;;
-    both) ;;
-    *) die "--direction is tx, rx or both" ;;
-esac
-
-if [ "$ONLY" != ours ] && [ "$DIRECTION" != rx ]; then
-    for size in $SIZES; do
-        for q in $QUEUES; do
-            if [ "$size" -gt 1514 ]; then
-                # testpmd's txonly cannot send a TSO super-frame, and net_tap refuses frames above its 1522-byte
-                # device maximum: the comparable is its best bytes/s (1500 B frames) — see the table.
-                record dpdk tx "$size" "$q" - - 0 0 "no TSO in txonly; net_tap max frame 1522 B"
-            else
-                dpdk_tx "$size" "$q"
+if [ "$ONLY" != ours ]; then
+    for b in $BACKENDS; do
+        for dir in $DIRS; do
+            if [ "$b" = tap ] && [ "$FLOOR" = 1 ]; then
+                for size in $SIZES; do for q in $QUEUES; do floor_run "$dir" "$size" "$q"; done; done
             fi
-        done
-    done
-    load_snapshot "after DPDK transmit"
-fi
-if [ "$ONLY" != ours ] && [ "$DIRECTION" != tx ]; then
-    for size in $SIZES; do
-        for q in $QUEUES; do
-            dpdk_rx "$size" "$q"
-        done
-    done
-    load_snapshot "after DPDK receive"
-fi
-
-if [ "$FLOOR" = 1 ] && [ "$ONLY" != ours ]; then
-    for dir in $DIRS; do
-        for size in $SIZES; do
-            for q in $QUEUES; do
-                floor_run "$dir" "$size" "$q"
+            for size in $SIZES; do
+                for q in $QUEUES; do
+                    if [ "$size" -gt 1514 ] && { [ "$dir" = tx ] || [ "$b" = packet ]; }; then
+                        # txonly cannot send a TSO super-frame; net_tap refuses frames above its 1522-byte device
+                        # maximum; af_packet has no virtio-net header and its mbufs hold at most 65407 bytes.
+                        record "$b" dpdk "$dir" "$size" "$q" - - 0 0 "no 64 KiB case in DPDK; compared with its 1500 B bytes/s"
+                    else
+                        "dpdk_$dir" "$b" "$size" "$q"
+                    fi
+                done
             done
+            load_snapshot "after DPDK/floor $b $dir"
         done
     done
-    load_snapshot "after the floor"
 fi
 
 if [ "$ONLY" != dpdk ]; then
     sizes_csv=$(echo "$SIZES" | tr ' ' ',')
     queues_csv=$(echo "$QUEUES" | tr ' ' ',')
-    log "ours: BenchmarkDotNet ($BDN_ARGS), sizes $sizes_csv, queues $queues_csv"
+    filters=()
+    for b in $BACKENDS; do
+        for dir in $DIRS; do
+            case "$b-$dir" in
+                tap-tx) filters+=('*TapTransmitBenchmarks*') ;;
+                tap-rx) filters+=('*TapReceiveBenchmarks*') ;;
+                packet-tx) filters+=('*PacketTransmitBenchmarks*') ;;
+                packet-rx) filters+=('*PacketReceiveBenchmarks*') ;;
+            esac
+        done
+    done
+    log "ours: BenchmarkDotNet ($BDN_ARGS), ${filters[*]}, sizes $sizes_csv, queues $queues_csv"
+    perf_env=()
+    [ "$PERF" = 1 ] && perf_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
+    # The program runs outside the namespace (BenchmarkDotNet restores and builds its runner over the network); each
+    # benchmark process moves its benchmark thread into $NS (setns) before it creates anything.
     # shellcheck disable=SC2086
-    # The program runs outside the namespace (BenchmarkDotNet restores and builds its runner over the network);
-    # each benchmark process moves its benchmark thread into $NS (setns) before it creates anything.
-    env VRB_NETNS="$NS" VRB_GEN="$OUT/vrb-gen" VRB_PIDDIR="$PIDDIR" VRB_CPU_MAIN="$MAIN" \
-        VRB_CPU_OTHER="$OTHER" VRB_SIZES="$sizes_csv" VRB_QUEUES="$queues_csv" DOTNET_CLI_TELEMETRY_OPTOUT=1 \
-        dotnet "$DLL" --filter "${FILTERS[@]}" $BDN_ARGS \
-        --buildTimeout 1200 --artifacts "$OUT/bdn" --exporters json > "$OUT/bdn.log" 2>&1 &
+    env "${perf_env[@]}" VRB_NETNS="$NS" VRB_GEN="$OUT/vrb-gen" VRB_PIDDIR="$PIDDIR" VRB_CPU_MAIN="$MAIN" VRB_CPU_OTHER="$OTHER" \
+        VRB_SIZES="$sizes_csv" VRB_QUEUES="$queues_csv" DOTNET_CLI_TELEMETRY_OPTOUT=1 \
+        dotnet "$DLL" --filter "${filters[@]}" $BDN_ARGS --buildTimeout 1200 --artifacts "$OUT/bdn" --exporters json \
+        > "$OUT/bdn.log" 2>&1 &
     bdn=$!
     track "$bdn" dotnet
+    if [ "$PERF" = 1 ]; then perf_watch_bdn "$bdn" & fi
     bdn_rc=0
     wait "$bdn" || bdn_rc=$?
+    [ "$PERF" = 1 ] && wait
     load_snapshot "after ours"
     grep -h '// \[vrb\]' "$OUT/bdn.log" | tee -a "$OUT/run.log" >&2 || true
     [ "$bdn_rc" = 0 ] || log "BenchmarkDotNet exited with $bdn_rc (an allocation or a failed case; see $OUT/bdn.log)"
-    for json in "$OUT"/bdn/results/*Tap*Benchmarks-report-full-compressed.json; do
+    for json in "$OUT"/bdn/results/*Benchmarks-report-full-compressed.json; do
         [ -f "$json" ] || continue
-        dir=tx; case "$json" in *Receive*) dir=rx ;; esac
+        case "$json" in *Tap*) b=tap ;; *Packet*) b=packet ;; *) continue ;; esac
+        case "$json" in *Receive*) dir=rx ;; *) dir=tx ;; esac
         jq -r '.Benchmarks[] | [.Parameters, (.Statistics.Mean // "NaN"), (.Memory.BytesAllocatedPerOperation // 0)] | @tsv' "$json" |
         while IFS=$'\t' read -r params mean alloc; do
             size=$(echo "$params" | sed -n 's/.*FrameLength=\([0-9]*\).*/\1/p')
@@ -375,35 +465,40 @@ if [ "$ONLY" != dpdk ]; then
             bytes=$size
             [ "$dir" = rx ] && [ "$size" = 65536 ] && bytes=65535    # vrb-gen's super-frames (see vrb-gen.c)
             read -r mpps gbps <<< "$(awk -v ns="$mean" -v s="$bytes" 'BEGIN { if (ns == "NaN" || ns == 0) print "- -"; else printf "%.3f %.2f", 1000 / ns, s * 8 / ns }')"
-            record ours "$dir" "$size" "$q" "$mpps" "$gbps" - - "mean $mean ns/frame, $alloc B/op allocated"
+            record "$b" ours "$dir" "$size" "$q" "$mpps" "$gbps" - - "mean $mean ns/frame, $alloc B/op allocated"
         done
     done
 fi
 load_snapshot "end"
 
-# --- table -----------------------------------------------------------------------------------------------------------
-pick() { awk -F'\t' -v w="$1" -v d="$2" -v s="$3" -v q="$4" '$1==w && $2==d && $3==s && $4==q { print $5" "$6 }' "$RESULTS"; }
+# --- tables ----------------------------------------------------------------------------------------------------------
+pick() { awk -F'\t' -v b="$1" -v w="$2" -v d="$3" -v s="$4" -v q="$5" '$1==b && $2==w && $3==d && $4==s && $5==q { print $6" "$7 }' "$RESULTS"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 {
-    echo
-    echo "| direction | frame | queues | floor Mpps | floor Gbit/s | DPDK Mpps | DPDK Gbit/s | ours Mpps | ours Gbit/s | ours/DPDK | ours/floor |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for dir in $DIRS; do
-        for size in $SIZES; do
-            for q in $QUEUES; do
-                f=$(pick floor "$dir" "$size" "$q"); d=$(pick dpdk "$dir" "$size" "$q"); o=$(pick ours "$dir" "$size" "$q")
-                read -r fm fg <<< "${f:-- -}"
-                read -r dm dg <<< "${d:-- -}"
-                read -r om og <<< "${o:-- -}"
-                peer=$dg; note=""
-                if [ "$dm" = "-" ] && [ "$dir" = tx ]; then
-                    # No TSO in DPDK's txonly: compare bytes/s with its best size (1500 B) at the same queue count.
-                    peer=$(awk -F'\t' -v q="$q" '$1=="dpdk" && $2=="tx" && $4==q && $6!="-" { if ($6 + 0 > m) m = $6 + 0 } END { print m ? m : "-" }' "$RESULTS")
-                    note=" (vs DPDK 1500 B: $peer Gbit/s)"
-                fi
-                echo "| $dir | $size | $q | $fm | $fg | $dm | $dg | $om | $og | $(ratio "$og" "$peer")$note | $(ratio "$og" "$fg") |"
+    for b in $BACKENDS; do
+        echo
+        echo "$b:"
+        echo
+        echo "| direction | frame | queues | floor Mpps | floor Gbit/s | DPDK Mpps | DPDK Gbit/s | ours Mpps | ours Gbit/s | ours/DPDK | ours/floor |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for dir in $DIRS; do
+            for size in $SIZES; do
+                for q in $QUEUES; do
+                    f=$(pick "$b" floor "$dir" "$size" "$q"); d=$(pick "$b" dpdk "$dir" "$size" "$q"); o=$(pick "$b" ours "$dir" "$size" "$q")
+                    read -r fm fg <<< "${f:-- -}"
+                    read -r dm dg <<< "${d:-- -}"
+                    read -r om og <<< "${o:-- -}"
+                    peer=$dg; note=""
+                    if [ "$dm" = "-" ] && [ "$size" -gt 1514 ]; then
+                        # No 64 KiB case in DPDK: compare bytes/s with its 1500 B figure (same backend, direction, queues).
+                        peer=$(pick "$b" dpdk "$dir" 1500 "$q" | awk '{ print $2 }')
+                        peer=${peer:--}
+                        note=" (vs DPDK 1500 B: $peer Gbit/s)"
+                    fi
+                    echo "| $dir | $size | $q | $fm | $fg | $dm | $dg | $om | $og | $(ratio "$og" "$peer")$note | $(ratio "$og" "$fg") |"
+                done
             done
         done
     done
 } | tee "$OUT/table.md"
-log "table: $OUT/table.md; raw: $RESULTS; load: $OUT/load.txt"
+log "tables: $OUT/table.md; raw: $RESULTS; load: $OUT/load.txt"
