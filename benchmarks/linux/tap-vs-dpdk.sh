@@ -173,7 +173,7 @@ wait_idle() {
     log "still busy after $1 min; going on (recorded in load.txt)"
 }
 
-ns_exec() { ip netns exec "$NS" "$@"; }
+ns_exec() { ip netns exec "$NS" "$@"; }   # foreground only: in the background $! would be a subshell, not the process
 counter() { ns_exec cat "/sys/class/net/$1/statistics/$2" 2> /dev/null || echo 0; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
@@ -203,9 +203,9 @@ veth_down() { ip -n "$NS" link del "$VETH_END" 2> /dev/null || true; }
 PERF_PID=""
 perf_start() {      # tag pid seconds: profile a process (and its threads) for a while
     [ "$PERF" = 1 ] || return 0
-    perf record -q -e cpu-clock -F 2999 -g -p "$2" -o "$OUT/perf-$1.data" -- sleep "$3" > /dev/null 2>&1 &
+    timeout -s INT "$3" perf record -q -e cpu-clock -F 2999 -g -p "$2" -o "$OUT/perf-$1.data" > /dev/null 2>&1 &
     PERF_PID=$!
-    track "$PERF_PID" perf
+    track "$PERF_PID" timeout
 }
 perf_finish() {     # tag: wait for the recording and write its summary
     [ "$PERF" = 1 ] && [ -n "$PERF_PID" ] || return 0
@@ -218,9 +218,9 @@ perf_summary() {    # tag: user/kernel split and the top symbols
     [ -s "$data" ] || return 0
     {
         echo "# perf $1: share of samples by object, then by symbol (self time)"
-        perf report -i "$data" --stdio --no-children --sort dso -g none 2> /dev/null | grep -E '^ +[0-9]' | head -12
+        perf report -i "$data" --stdio --no-children --sort dso -g none 2> /dev/null | grep -E '^ +[0-9]' | head -12 || true
         echo
-        perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null | grep -E '^ +[0-9]' | head -45
+        perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null | grep -E '^ +[0-9]' | head -45 || true
     } > "$OUT/perf-$1.txt"
 }
 
@@ -305,7 +305,7 @@ dpdk_rx() {         # backend size queues
     fi
     pmd start
     sleep 0.5
-    ns_exec env VRB_NETNS="$NS" taskset -c "$OTHER" "$OUT/vrb-gen" "$src" "$size" $((WARMUP + SECONDS_PER_CASE + 5)) \
+    ip netns exec "$NS" env VRB_NETNS="$NS" taskset -c "$OTHER" "$OUT/vrb-gen" "$src" "$size" $((WARMUP + SECONDS_PER_CASE + 5)) \
         "$GUEST_MAC" > "$OUT/gen-$tag.log" 2>&1 &
     gpid=$!
     track "$gpid" vrb-gen
@@ -341,13 +341,13 @@ floor_run() {       # tx|rx size queues
     local cpus="$MAIN"
     [ "$q" = 2 ] && [ "$dir" = tx ] && cpus="$MAIN $OTHER"
     # shellcheck disable=SC2086
-    ns_exec env VRB_NETNS="$NS" "$OUT/vrb-tapfloor" "$dir" "$FLOOR_TAP" "$size" "$secs" "$q" $cpus > "$OUT/$tag.log" 2>&1 &
+    ip netns exec "$NS" env VRB_NETNS="$NS" "$OUT/vrb-tapfloor" "$dir" "$FLOOR_TAP" "$size" "$secs" "$q" $cpus > "$OUT/$tag.log" 2>&1 &
     fpid=$!
     track "$fpid" vrb-tapfloor
     wait_link "$FLOOR_TAP" || die "vrb-tapfloor did not create $FLOOR_TAP (see $OUT/$tag.log)"
     kernel_side "$FLOOR_TAP"
     if [ "$dir" = rx ]; then
-        ns_exec env VRB_NETNS="$NS" taskset -c "$OTHER" "$OUT/vrb-gen" "$FLOOR_TAP" "$size" $((secs + 3)) "$GUEST_MAC" \
+        ip netns exec "$NS" env VRB_NETNS="$NS" taskset -c "$OTHER" "$OUT/vrb-gen" "$FLOOR_TAP" "$size" $((secs + 3)) "$GUEST_MAC" \
             > "$OUT/gen-$tag.log" 2>&1 &
         gpid=$!
         track "$gpid" vrb-gen
@@ -373,7 +373,7 @@ perf_watch_bdn() {  # profile each BenchmarkDotNet benchmark process once it is 
             n=$((n + 1))
             sleep 6
             [ -d "/proc/$pid" ] || continue
-            perf record -q -e cpu-clock -F 2999 -g -p "$pid" -o "$OUT/perf-ours-$n.data" -- sleep 5 > /dev/null 2>&1 || true
+            timeout -s INT 5 perf record -q -e cpu-clock -F 2999 -g -p "$pid" -o "$OUT/perf-ours-$n.data" > /dev/null 2>&1 || true
             tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null > "$OUT/perf-ours-$n.cmd" || true
             perf_summary "ours-$n"
         done
