@@ -364,20 +364,22 @@ floor_run() {       # tx|rx size queues
     log "floor tap $dir $size B x$q: $mpps Mpps, $gbps Gbit/s"
 }
 
-perf_watch_bdn() {  # profile each BenchmarkDotNet benchmark process once it is warm (--perf)
+perf_watch_bdn() {  # profile each BenchmarkDotNet benchmark process once it is warm (--perf); runs in the background
+    set +e
     local host=$1 seen=" " pid n=0
     while [ -d "/proc/$host" ]; do
-        for pid in $(pgrep -f -- '--benchmarkId' || true); do
+        for pid in $(pgrep -f -- '--benchmarkId'); do
             case "$seen" in *" $pid "*) continue ;; esac
             seen="$seen$pid "
             n=$((n + 1))
-            sleep 6
-            [ -d "/proc/$pid" ] || continue
-            timeout -s INT 5 perf record -q -e cpu-clock -F 2999 -g -p "$pid" -o "$OUT/perf-ours-$n.data" > /dev/null 2>&1 || true
-            tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null > "$OUT/perf-ours-$n.cmd" || true
-            perf_summary "ours-$n"
+            tr '\0' ' ' < "/proc/$pid/cmdline" > "$OUT/perf-ours-$n.cmd" 2> /dev/null
+            echo "$(date -u +%T) case $n: pid $pid: $(grep -o 'benchmarkName "[^"]*"' "$OUT/perf-ours-$n.cmd")" >> "$OUT/perf-watch.log"
+            sleep 4
+            [ -d "/proc/$pid" ] || { echo "  pid $pid ended before profiling" >> "$OUT/perf-watch.log"; continue; }
+            timeout -s INT 5 perf record -q -e cpu-clock -F 2999 -g -p "$pid" -o "$OUT/perf-ours-$n.data" >> "$OUT/perf-watch.log" 2>&1
+            echo "  recorded: $(stat -c %s "$OUT/perf-ours-$n.data" 2> /dev/null) bytes" >> "$OUT/perf-watch.log"
         done
-        sleep 1
+        sleep 0.5
     done
 }
 
@@ -450,7 +452,10 @@ if [ "$ONLY" != dpdk ]; then
     if [ "$PERF" = 1 ]; then perf_watch_bdn "$bdn" & fi
     bdn_rc=0
     wait "$bdn" || bdn_rc=$?
-    [ "$PERF" = 1 ] && wait
+    if [ "$PERF" = 1 ]; then
+        wait
+        for data in "$OUT"/perf-ours-*.data; do [ -f "$data" ] && perf_summary "$(basename "$data" .data | sed 's/^perf-//')"; done
+    fi
     load_snapshot "after ours"
     grep -h '// \[vrb\]' "$OUT/bdn.log" | tee -a "$OUT/run.log" >&2 || true
     [ "$bdn_rc" = 0 ] || log "BenchmarkDotNet exited with $bdn_rc (an allocation or a failed case; see $OUT/bdn.log)"
