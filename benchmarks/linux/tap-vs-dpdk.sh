@@ -10,8 +10,8 @@
 #   2. TAP: the kernel's floor (vrb-tapfloor: a bare C loop of one writev/readv per frame with the virtio-net header),
 #      then DPDK (dpdk-testpmd --vdev net_tap0, txonly / rxonly);
 #   3. packet: DPDK (dpdk-testpmd --vdev net_af_packet0 on one end of a veth pair, txonly / rxonly);
-#   4. ours: the same setups through BenchmarkDotNet (Tap*/Packet* Transmit/Receive benchmarks; each benchmark process
-#      moves its benchmark thread into the namespace and creates its own TAP / veth there);
+#   4. ours: the same setups through BenchmarkDotNet (Tap*/Packet* Transmit/Receive benchmarks; the benchmark thread
+#      moves into the namespace and creates its own TAP / veth there); by default each case right after DPDK's;
 #   5. prints one table per backend: Mpps and Gbit/s, ours/DPDK and (TAP) ours/floor.
 # Transmit ("guest → interface → kernel sink"): frames to 02:00:00:00:00:00, not the interface's MAC, so the kernel
 # drops them right after the interface (TAP) or after the veth's other end; the rate is the sink's kernel rx counters
@@ -29,6 +29,9 @@
 #   --backend B      tap | packet | both (default both)
 #   --direction D    tx | rx | both (default both)
 #   --only WHAT      dpdk | ours | all (default all; dpdk includes the floor)
+#   --grouped        run every floor and DPDK case first, then all of ours in one BenchmarkDotNet run (a process per
+#                    case); the default interleaves them case by case (floor, DPDK, ours with BenchmarkDotNet's
+#                    in-process toolchain), so a change of machine load hits both sides of a ratio alike
 #   --bdn "ARGS"     BenchmarkDotNet job arguments for ours (default "--job short")
 #   --wait-idle MIN  first wait (at most MIN minutes) until no 'dotnet build|test' ran for 60 s (default 0)
 #   --out DIR        where logs and tables go (default /tmp/vrb-bench-DATE-PID; kept)
@@ -51,6 +54,7 @@ OUT=""
 BUILD=1
 FLOOR=1
 PERF=0
+GROUPED=0
 MAIN=1
 OTHER=0
 
@@ -69,6 +73,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0; shift ;;
         --no-floor) FLOOR=0; shift ;;
         --perf) PERF=1; shift ;;
+        --grouped) GROUPED=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -401,69 +406,46 @@ ip -n "$NS" link set lo up
 ns_exec sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 log "namespace $NS created"
 
-if [ "$ONLY" != ours ]; then
-    for b in $BACKENDS; do
-        for dir in $DIRS; do
-            if [ "$b" = tap ] && [ "$FLOOR" = 1 ]; then
-                for size in $SIZES; do for q in $QUEUES; do floor_run "$dir" "$size" "$q"; done; done
-            fi
-            for size in $SIZES; do
-                for q in $QUEUES; do
-                    if [ "$size" -gt 1514 ] && { [ "$dir" = tx ] || [ "$b" = packet ]; }; then
-                        # txonly cannot send a TSO super-frame; net_tap refuses frames above its 1522-byte device
-                        # maximum; af_packet has no virtio-net header and its mbufs hold at most 65407 bytes.
-                        record "$b" dpdk "$dir" "$size" "$q" - - 0 0 "no 64 KiB case in DPDK; compared with its 1500 B bytes/s"
-                    else
-                        "dpdk_$dir" "$b" "$size" "$q"
-                    fi
-                done
-            done
-            load_snapshot "after DPDK/floor $b $dir"
-        done
-    done
-fi
+filter_for() {      # backend direction → BenchmarkDotNet filter
+    case "$1-$2" in
+        tap-tx) echo '*TapTransmitBenchmarks*' ;;
+        tap-rx) echo '*TapReceiveBenchmarks*' ;;
+        packet-tx) echo '*PacketTransmitBenchmarks*' ;;
+        packet-rx) echo '*PacketReceiveBenchmarks*' ;;
+    esac
+}
 
-if [ "$ONLY" != dpdk ]; then
-    sizes_csv=$(echo "$SIZES" | tr ' ' ',')
-    queues_csv=$(echo "$QUEUES" | tr ' ' ',')
-    filters=()
-    for b in $BACKENDS; do
-        for dir in $DIRS; do
-            case "$b-$dir" in
-                tap-tx) filters+=('*TapTransmitBenchmarks*') ;;
-                tap-rx) filters+=('*TapReceiveBenchmarks*') ;;
-                packet-tx) filters+=('*PacketTransmitBenchmarks*') ;;
-                packet-rx) filters+=('*PacketReceiveBenchmarks*') ;;
-            esac
-        done
-    done
-    log "ours: BenchmarkDotNet ($BDN_ARGS), ${filters[*]}, sizes $sizes_csv, queues $queues_csv"
-    perf_env=()
+OURS_RUNS=0
+ours_run() {        # tag sizes_csv queues_csv extra-args filter… : one BenchmarkDotNet run, results recorded
+    local tag=$1 sizes_csv=$2 queues_csv=$3 extra=$4 bdn bdn_rc=0 json b dir params mean alloc size q bytes mpps gbps
+    shift 4
+    local perf_env=()
     [ "$PERF" = 1 ] && perf_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
-    # The program runs outside the namespace (BenchmarkDotNet restores and builds its runner over the network); each
-    # benchmark process moves its benchmark thread into $NS (setns) before it creates anything.
+    OURS_RUNS=$((OURS_RUNS + 1))
+    # The program runs outside the namespace (BenchmarkDotNet restores and builds its runner over the network); the
+    # benchmark thread moves into $NS (setns) before it creates anything.
     # shellcheck disable=SC2086
     env "${perf_env[@]}" VRB_NETNS="$NS" VRB_GEN="$OUT/vrb-gen" VRB_PIDDIR="$PIDDIR" VRB_CPU_MAIN="$MAIN" VRB_CPU_OTHER="$OTHER" \
         VRB_SIZES="$sizes_csv" VRB_QUEUES="$queues_csv" DOTNET_CLI_TELEMETRY_OPTOUT=1 \
-        dotnet "$DLL" --filter "${filters[@]}" $BDN_ARGS --buildTimeout 1200 --artifacts "$OUT/bdn" --exporters json \
-        > "$OUT/bdn.log" 2>&1 &
+        dotnet "$DLL" --filter "$@" $BDN_ARGS $extra --buildTimeout 1200 --artifacts "$OUT/bdn-$tag" --exporters json \
+        > "$OUT/bdn-$tag.log" 2>&1 &
     bdn=$!
     track "$bdn" dotnet
-    if [ "$PERF" = 1 ]; then perf_watch_bdn "$bdn" & fi
-    bdn_rc=0
+    if [ "$PERF" = 1 ]; then
+        if [ "$GROUPED" = 1 ]; then perf_watch_bdn "$bdn" & else (sleep 6; timeout -s INT 5 perf record -q -e cpu-clock -F 2999 -g -p "$bdn" -o "$OUT/perf-ours-$tag.data" > /dev/null 2>&1) & fi
+    fi
     wait "$bdn" || bdn_rc=$?
     if [ "$PERF" = 1 ]; then
         wait
-        for data in "$OUT"/perf-ours-*.data; do [ -f "$data" ] && perf_summary "$(basename "$data" .data | sed 's/^perf-//')"; done
+        for data in "$OUT"/perf-ours-*.data; do [ -f "$data" ] && [ ! -f "${data%.data}.txt" ] && perf_summary "$(basename "$data" .data | sed 's/^perf-//')"; done
     fi
-    load_snapshot "after ours"
-    grep -h '// \[vrb\]' "$OUT/bdn.log" | tee -a "$OUT/run.log" >&2 || true
-    [ "$bdn_rc" = 0 ] || log "BenchmarkDotNet exited with $bdn_rc (an allocation or a failed case; see $OUT/bdn.log)"
-    for json in "$OUT"/bdn/results/*Benchmarks-report-full-compressed.json; do
+    grep -h '// \[vrb\]' "$OUT/bdn-$tag.log" | tee -a "$OUT/run.log" >&2 || true
+    [ "$bdn_rc" = 0 ] || log "BenchmarkDotNet exited with $bdn_rc for $tag (an allocation or a failed case; see $OUT/bdn-$tag.log)"
+    grep -E 'ALLOCATES|FAILED' "$OUT/bdn-$tag.log" | tee -a "$OUT/run.log" >&2 || true
+    for json in "$OUT/bdn-$tag"/results/*Benchmarks-report-full-compressed.json; do
         [ -f "$json" ] || continue
         case "$json" in *Tap*) b=tap ;; *Packet*) b=packet ;; *) continue ;; esac
         case "$json" in *Receive*) dir=rx ;; *) dir=tx ;; esac
-        jq -r '.Benchmarks[] | [.Parameters, (.Statistics.Mean // "NaN"), (.Memory.BytesAllocatedPerOperation // 0)] | @tsv' "$json" |
         while IFS=$'\t' read -r params mean alloc; do
             size=$(echo "$params" | sed -n 's/.*FrameLength=\([0-9]*\).*/\1/p')
             q=$(echo "$params" | sed -n 's/.*Queues=\([0-9]*\).*/\1/p')
@@ -471,8 +453,56 @@ if [ "$ONLY" != dpdk ]; then
             [ "$dir" = rx ] && [ "$size" = 65536 ] && bytes=65535    # vrb-gen's super-frames (see vrb-gen.c)
             read -r mpps gbps <<< "$(awk -v ns="$mean" -v s="$bytes" 'BEGIN { if (ns == "NaN" || ns == 0) print "- -"; else printf "%.3f %.2f", 1000 / ns, s * 8 / ns }')"
             record "$b" ours "$dir" "$size" "$q" "$mpps" "$gbps" - - "mean $mean ns/frame, $alloc B/op allocated"
+            log "ours $b $dir $size B x$q: $mpps Mpps, $gbps Gbit/s ($alloc B/op allocated)"
+        done < <(jq -r '.Benchmarks[] | [.Parameters, (.Statistics.Mean // "NaN"), (.Memory.BytesAllocatedPerOperation // 0)] | @tsv' "$json")
+    done
+}
+
+dpdk_case() {       # backend direction size queues
+    if [ "$3" -gt 1514 ] && { [ "$2" = tx ] || [ "$1" = packet ]; }; then
+        # txonly cannot send a TSO super-frame; net_tap refuses frames above its 1522-byte device maximum; af_packet
+        # has no virtio-net header and its mbufs hold at most 65407 bytes.
+        record "$1" dpdk "$2" "$3" "$4" - - 0 0 "no 64 KiB case in DPDK; compared with its 1500 B bytes/s"
+    else
+        "dpdk_$2" "$1" "$3" "$4"
+    fi
+}
+
+if [ "$GROUPED" = 0 ]; then
+    log "interleaved: floor, DPDK and ours (BenchmarkDotNet in-process, $BDN_ARGS) case by case"
+    for b in $BACKENDS; do
+        for dir in $DIRS; do
+            for size in $SIZES; do
+                for q in $QUEUES; do
+                    if [ "$ONLY" != ours ]; then
+                        [ "$b" = tap ] && [ "$FLOOR" = 1 ] && floor_run "$dir" "$size" "$q"
+                        dpdk_case "$b" "$dir" "$size" "$q"
+                    fi
+                    [ "$ONLY" != dpdk ] && ours_run "$b-$dir-$size-$q" "$size" "$q" "--inProcess" "$(filter_for "$b" "$dir")"
+                    load_snapshot "after $b $dir $size B x$q"
+                done
+            done
         done
     done
+else
+    if [ "$ONLY" != ours ]; then
+        for b in $BACKENDS; do
+            for dir in $DIRS; do
+                if [ "$b" = tap ] && [ "$FLOOR" = 1 ]; then
+                    for size in $SIZES; do for q in $QUEUES; do floor_run "$dir" "$size" "$q"; done; done
+                fi
+                for size in $SIZES; do for q in $QUEUES; do dpdk_case "$b" "$dir" "$size" "$q"; done; done
+                load_snapshot "after DPDK/floor $b $dir"
+            done
+        done
+    fi
+    if [ "$ONLY" != dpdk ]; then
+        filters=()
+        for b in $BACKENDS; do for dir in $DIRS; do filters+=("$(filter_for "$b" "$dir")"); done; done
+        log "ours: BenchmarkDotNet ($BDN_ARGS), ${filters[*]}"
+        ours_run all "$(echo "$SIZES" | tr ' ' ',')" "$(echo "$QUEUES" | tr ' ' ',')" "" "${filters[@]}"
+        load_snapshot "after ours"
+    fi
 fi
 load_snapshot "end"
 
