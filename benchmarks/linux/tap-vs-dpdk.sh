@@ -257,7 +257,7 @@ stop_testpmd() {
 }
 pmd_rx_stats() {    # the last NIC statistics line of "show port stats all" (RX-packets … RX-missed … RX-bytes): "packets bytes"
     awk '/RX-packets:.*RX-missed:.*RX-bytes:/ { for (i = 1; i <= NF; i++) { if ($i == "RX-packets:") p = $(i + 1); if ($i == "RX-bytes:") b = $(i + 1) } }
-         END { print p + 0, b + 0 }' "$PMD_LOG"
+         END { printf "%s %s\n", (p == "" ? 0 : p), (b == "" ? 0 : b) }' "$PMD_LOG"
 }
 
 vdev() {            # backend queues [size]
@@ -275,10 +275,13 @@ rate() { awk -v f="$1" -v b="$2" -v s="$3" 'BEGIN { printf "%.3f %.2f", f / s / 
 dpdk_tx() {         # backend size queues
     local b=$1 size=$2 q=$3 tag lcores nc sink p0 b0 t0 p1 b1 t1 secs mpps gbps
     tag=dpdk-$b-tx-$size-$q
-    if [ "$q" = 1 ]; then lcores="0@$OTHER,1@$MAIN"; nc=1; else lcores="0@$OTHER,1@$MAIN,2@$OTHER"; nc=2; fi
+    # Two queues: one lcore per queue, and several flows (--txonly-multi-flow: the source address varies per frame) so
+    # the TAP's flow table does not see one flow from two cores (ours sends one flow per queue).
+    local multi=()
+    if [ "$q" = 1 ]; then lcores="0@$OTHER,1@$MAIN"; nc=1; else lcores="0@$OTHER,1@$MAIN,2@$OTHER"; nc=2; multi=(--txonly-multi-flow); fi
     if [ "$b" = tap ]; then sink=$DPDK_TAP; else sink=$VETH_PEER; veth_up; fi
     start_testpmd "$tag" --lcores "$lcores" --no-pci --no-huge -m 512 --file-prefix "vrb$$-$tag" --vdev "$(vdev "$b" "$q")" \
-        -- -i --total-num-mbufs=16384 --rxq="$q" --txq="$q" --nb-cores="$nc" --forward-mode=txonly --txpkts="$size" --burst=32
+        -- -i --total-num-mbufs=16384 --rxq="$q" --txq="$q" --nb-cores="$nc" --forward-mode=txonly --txpkts="$size" --burst=32 "${multi[@]}"
     if [ "$b" = tap ]; then
         wait_link "$DPDK_TAP" || die "testpmd did not create $DPDK_TAP (see $PMD_LOG)"
         kernel_side "$DPDK_TAP"

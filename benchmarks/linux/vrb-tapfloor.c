@@ -9,7 +9,8 @@
 //
 //   tx   creates the TAP (multi-queue when QUEUES is 2), waits 1 s (the caller brings it up and gives it an
 //        address), then writes frames for SECONDS on every queue, one thread per queue pinned to CPU0/CPU1.
-//        64..1514: IPv4/UDP to 02:00:00:00:00:00 (the kernel drops them after the TAP, as testpmd's txonly);
+//        64..1514: IPv4/UDP to 02:00:00:00:00:00 (the kernel drops them after the TAP, as testpmd's txonly), one
+//        flow per thread (source port 9 + thread);
 //        65536: an IPv4/TCP super-frame with NEEDS_CSUM + GSO_TCPV4 (gso_size 1448), as our guest sends.
 //   rx   creates the TAP with TUNSETOFFLOAD CSUM|TSO4|TSO6|USO4|USO6 (super-frames arrive whole), waits 1 s, then
 //        one thread pinned to CPU0 reads every queue in turn for SECONDS (vrb-gen is the source).
@@ -94,6 +95,7 @@ static int open_queue(const char *iface, int multi, int offload)
 }
 
 struct worker {
+    uint8_t *frame;
     int fds[MAX_QUEUES];
     int nfds;
     int cpu;
@@ -105,7 +107,7 @@ struct worker {
 };
 
 static uint8_t header[HDR];
-static uint8_t *frame;
+static uint8_t *frame;   // the template; each transmit thread sends its own copy with UDP/TCP source port 9 + thread (one flow per queue)
 
 static void *run(void *arg)
 {
@@ -124,7 +126,7 @@ static void *run(void *arg)
         if (w->tx) {
             iov[0].iov_base = header;
             iov[0].iov_len = HDR;
-            iov[1].iov_base = frame;
+            iov[1].iov_base = w->frame;
             iov[1].iov_len = w->size;
             r = writev(w->fds[0], iov, 2);
         } else {
@@ -237,6 +239,9 @@ int main(int argc, char **argv)
         if (tx) {
             w[i].fds[0] = fds[i];
             w[i].nfds = 1;
+            w[i].frame = malloc((size_t)size);
+            memcpy(w[i].frame, frame, (size_t)size);
+            w[i].frame[14 + 20 + 1] = (uint8_t)(9 + i);   // source port 9 + thread
         } else {
             memcpy(w[i].fds, fds, sizeof fds);
             w[i].nfds = queues;

@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Binary;
+using System.Threading;
 using VirtioRing.Memory;
 using VirtioRing.Net;
 using VirtioRing.Net.Backends;
@@ -19,7 +20,7 @@ namespace VirtioRing.Benchmarks.Linux;
 /// DPDK's <c>txonly</c> forwarding does per packet (take an mbuf, stamp a header template, hand it to the PMD).
 /// </summary>
 /// <remarks>
-/// Frames: 64 and 1500 bytes are IPv4/UDP (as testpmd's txonly) in one descriptor with the 12-byte header in front;
+/// Frames: 64 and 1500 bytes are IPv4/UDP (as testpmd's txonly; one flow per pair) in one descriptor with the 12-byte header in front;
 /// 65536 is an IPv4/TCP super-frame with <c>NEEDS_CSUM</c> + <c>GSO_TCPV4</c> (gso_size 1448, <c>HOST_TSO4</c>
 /// negotiated) spread over 4 KiB descriptors (17 per chain, as a guest's page fragments). The destination MAC
 /// (02:00:00:00:00:00, testpmd's default peer) is not the TAP's: the kernel drops each frame at <c>ip_rcv</c>
@@ -111,10 +112,12 @@ internal sealed unsafe class PrefilledTransmitRig : IDisposable
                     ChecksumOffset = 16,
                 }
                 : default;
-            byte[] frame = MakeFrame(frameLength, tso);
             ulong next = RegionStart + ringBytes;
             for (int p = 0; p < queues; p++)
             {
+                // One flow per pair (source port 9 + pair), as a guest spreading its flows over its queues: a flow
+                // sent on two queues at once would make the engine's and the TAP's flow tables bounce between cores.
+                byte[] frame = MakeFrame(frameLength, tso, (ushort)(9 + p));
                 _tx[p] = rings[(2 * p) + 1].Driver;
                 _tx[p].DisableUsedNotifications();
                 _chains[p] = new BufferSegment[Batch][];
@@ -152,40 +155,67 @@ internal sealed unsafe class PrefilledTransmitRig : IDisposable
     /// <returns>Frames sent (reclaimed).</returns>
     public int Run(int pair, int rounds)
     {
-        IDriverQueue q = _tx[pair];
-        BufferSegment[][] chains = _chains[pair];
-        NetQueuePair device = Device.GetPair(pair);
         int sent = 0;
         for (int r = 0; r < rounds; r++)
         {
-            for (int s = 0; s < chains.Length; s++)
-            {
-                if (!q.TryAddChain(chains[s], (ulong)s))
-                {
-                    throw new InvalidOperationException($"pair {pair}: no room for chain {s} (outstanding {q.Outstanding})");
-                }
-            }
-
-            q.PublishAvailable();
-            int reclaimed = 0;
-            for (int attempt = 0; reclaimed < chains.Length; attempt++)
-            {
-                device.Poll(chains.Length);
-                while (q.TryReclaimUsed(out UsedBuffer _) == PopStatus.Popped)
-                {
-                    reclaimed++;
-                }
-
-                if (attempt == 10_000)
-                {
-                    throw new InvalidOperationException($"pair {pair}: the device completed {reclaimed} of {chains.Length} chains (backend busy or queue broken: {q.Fault})");
-                }
-            }
-
-            sent += reclaimed;
+            sent += Round(pair);
         }
 
         return sent;
+    }
+
+    /// <summary>
+    /// Sends rounds on <paramref name="pair"/> while the shared budget lasts: each round first takes
+    /// <see cref="Batch"/> frames from <paramref name="budget"/> (atomically), so threads on several pairs share one
+    /// fixed amount of work and a thread that is pre-empted leaves its share to the others (as a guest whose flows are
+    /// spread over queues keeps sending on the vCPUs that run).
+    /// </summary>
+    /// <param name="pair">The queue pair (one thread per pair).</param>
+    /// <param name="budget">The frames left for all pairs.</param>
+    /// <returns>Frames this call sent.</returns>
+    public int RunShared(int pair, ref int budget)
+    {
+        int sent = 0;
+        while (Interlocked.Add(ref budget, -Batch) >= 0)
+        {
+            sent += Round(pair);
+        }
+
+        return sent;
+    }
+
+    /// <summary>One round on a pair: add <see cref="Batch"/> prefilled chains, publish, poll the device, reclaim them all.</summary>
+    private int Round(int pair)
+    {
+        IDriverQueue q = _tx[pair];
+        BufferSegment[][] chains = _chains[pair];
+        NetQueuePair device = Device.GetPair(pair);
+        for (int s = 0; s < chains.Length; s++)
+        {
+            if (!q.TryAddChain(chains[s], (ulong)s))
+            {
+                throw new InvalidOperationException($"pair {pair}: no room for chain {s} (outstanding {q.Outstanding})");
+            }
+        }
+
+        q.PublishAvailable();
+        int reclaimed = 0;
+        for (int attempt = 0; reclaimed < chains.Length; attempt++)
+        {
+            device.Poll(chains.Length);
+            while (q.TryReclaimUsed(out UsedBuffer _) == PopStatus.Popped)
+            {
+                reclaimed++;
+            }
+
+            // Bounded: the TAP never answers busy without a send-buffer limit; a broken queue completes nothing.
+            if (attempt == 10_000)
+            {
+                throw new InvalidOperationException($"pair {pair}: the device completed {reclaimed} of {chains.Length} chains (backend busy or queue broken: {q.Fault})");
+            }
+        }
+
+        return reclaimed;
     }
 
     public void Dispose()
@@ -211,7 +241,7 @@ internal sealed unsafe class PrefilledTransmitRig : IDisposable
     }
 
     /// <summary>IPv4/UDP (as testpmd's txonly: 198.18.0.1:9 → 198.18.0.2:9) or, for TSO, IPv4/TCP with the pseudo-header checksum in place.</summary>
-    private static byte[] MakeFrame(int length, bool tcp)
+    private static byte[] MakeFrame(int length, bool tcp, ushort sourcePort)
     {
         byte[] f = new byte[length];
         for (int i = 0; i < f.Length; i++)
@@ -234,7 +264,7 @@ internal sealed unsafe class PrefilledTransmitRig : IDisposable
         BinaryPrimitives.WriteUInt16BigEndian(ip.Slice(10), (ushort)~Fold(Sum(ip, 0)));
         Span<byte> l4 = f.AsSpan(34);
         int l4Length = ipLength - 20;
-        BinaryPrimitives.WriteUInt16BigEndian(l4, 9);
+        BinaryPrimitives.WriteUInt16BigEndian(l4, sourcePort);
         BinaryPrimitives.WriteUInt16BigEndian(l4.Slice(2), 9);
         if (tcp)
         {
