@@ -19,8 +19,10 @@
 # Receive ("and back"): vrb-gen sends from the kernel side (AF_PACKET for 64/1500 B, 65535-byte UDP GSO super-frames for
 # 65536) into the TAP / the veth's other end as fast as it can; the rate is what the reader took (the TAP's kernel tx
 # counters; testpmd's own counters on the veth; BenchmarkDotNet's mean per frame received by our in-process guest).
-# CPUs (2 cores): CPU $MAIN runs DPDK's forwarding lcore, the floor's loop and our benchmark thread; CPU $OTHER runs
-# testpmd's main lcore and the generator — or, for transmit with 2 queues, the second queue's lcore/thread.
+# CPUs (2 cores): CPU $MAIN (1) runs everything of the side measured — testpmd (main and forwarding lcore: net_tap's
+# receive signals land on the main lcore), the floor's loop, our whole benchmark process (taskset; its benchmark
+# thread pinned, the TAP backend's readiness thread with it); CPU $OTHER (0) runs only the generator (receive) or,
+# for transmit with 2 queues, the second queue's lcore / thread / floor thread.
 #
 # Options:
 #   --seconds N      measuring window of the floor and DPDK cases (default 5, after a 1 s warm-up)
@@ -255,9 +257,11 @@ stop_testpmd() {
     end_pid "$PMD_PID" dpdk-testpmd
     wait "$PMD_PID" 2> /dev/null || true
 }
-pmd_rx_stats() {    # the last NIC statistics line of "show port stats all" (RX-packets … RX-missed … RX-bytes): "packets bytes"
-    awk '/RX-packets:.*RX-missed:.*RX-bytes:/ { for (i = 1; i <= NF; i++) { if ($i == "RX-packets:") p = $(i + 1); if ($i == "RX-bytes:") b = $(i + 1) } }
-         END { printf "%s %s\n", (p == "" ? 0 : p), (b == "" ? 0 : b) }' "$PMD_LOG"
+pmd_rx_stats() {    # the last two NIC statistics lines of "show port stats all" (RX-packets … RX-missed … RX-bytes): "p0 b0 p1 b1"
+    # (two readings and their difference: "clear port stats" does not reset net_af_packet's counters)
+    awk '/RX-packets:.*RX-missed:.*RX-bytes:/ { for (i = 1; i <= NF; i++) { if ($i == "RX-packets:") p = $(i + 1); if ($i == "RX-bytes:") b = $(i + 1) }
+                                                pp = lp; pb = lb; lp = p; lb = b }
+         END { printf "%s %s %s %s\n", (pp == "" ? 0 : pp), (pb == "" ? 0 : pb), (lp == "" ? 0 : lp), (lb == "" ? 0 : lb) }' "$PMD_LOG"
 }
 
 vdev() {            # backend queues [size]
@@ -278,7 +282,7 @@ dpdk_tx() {         # backend size queues
     # Two queues: one lcore per queue, and several flows (--txonly-multi-flow: the source address varies per frame) so
     # the TAP's flow table does not see one flow from two cores (ours sends one flow per queue).
     local multi=()
-    if [ "$q" = 1 ]; then lcores="0@$OTHER,1@$MAIN"; nc=1; else lcores="0@$OTHER,1@$MAIN,2@$OTHER"; nc=2; multi=(--txonly-multi-flow); fi
+    if [ "$q" = 1 ]; then lcores="0@$MAIN,1@$MAIN"; nc=1; else lcores="0@$MAIN,1@$MAIN,2@$OTHER"; nc=2; multi=(--txonly-multi-flow); fi
     if [ "$b" = tap ]; then sink=$DPDK_TAP; else sink=$VETH_PEER; veth_up; fi
     start_testpmd "$tag" --lcores "$lcores" --no-pci --no-huge -m 512 --file-prefix "vrb$$-$tag" --vdev "$(vdev "$b" "$q")" \
         -- -i --total-num-mbufs=16384 --rxq="$q" --txq="$q" --nb-cores="$nc" --forward-mode=txonly --txpkts="$size" --burst=32 "${multi[@]}"
@@ -305,7 +309,7 @@ dpdk_rx() {         # backend size queues
     local b=$1 size=$2 q=$3 tag src gpid p0 b0 d0 t0 p1 b1 d1 t1 secs mpps gbps note
     tag=dpdk-$b-rx-$size-$q
     if [ "$b" = tap ]; then src=$DPDK_TAP; else src=$VETH_PEER; veth_up; fi
-    start_testpmd "$tag" --lcores "0@$OTHER,1@$MAIN" --no-pci --no-huge -m 512 --file-prefix "vrb$$-$tag" \
+    start_testpmd "$tag" --lcores "0@$MAIN,1@$MAIN" --no-pci --no-huge -m 512 --file-prefix "vrb$$-$tag" \
         --vdev "$(vdev "$b" "$q")" -- -i --total-num-mbufs=16384 --rxq="$q" --txq="$q" --nb-cores=1 --forward-mode=rxonly --burst=32
     if [ "$b" = tap ]; then
         wait_link "$DPDK_TAP" || die "testpmd did not create $DPDK_TAP (see $PMD_LOG)"
@@ -327,7 +331,7 @@ dpdk_rx() {         # backend size queues
         note="TAP tx_dropped $((d1 - d0)) (reader behind when > 0)"
     else
         # testpmd's own counters (frames taken from the af_packet ring); the veth end's rx is what arrived.
-        pmd "clear port stats all"; d0=$(counter "$VETH_END" rx_packets); t0=$(now)
+        pmd "show port stats all"; d0=$(counter "$VETH_END" rx_packets); t0=$(now)
         sleep "$SECONDS_PER_CASE"
         pmd "show port stats all"; d1=$(counter "$VETH_END" rx_packets); t1=$(now)
         note="$((d1 - d0)) arrived at $VETH_END (the ring dropped the rest)"
@@ -336,7 +340,7 @@ dpdk_rx() {         # backend size queues
     end_pid "$gpid" vrb-gen
     wait "$gpid" 2> /dev/null || true
     stop_testpmd
-    if [ "$b" = packet ]; then read -r p1 b1 <<< "$(pmd_rx_stats)"; p0=0; b0=0; fi   # the log is complete once testpmd exited
+    if [ "$b" = packet ]; then read -r p0 b0 p1 b1 <<< "$(pmd_rx_stats)"; fi   # the log is complete once testpmd exited
     [ "$b" = packet ] && veth_down
     secs=$(elapsed "$t0" "$t1")
     read -r mpps gbps <<< "$(rate $((p1 - p0)) $((b1 - b0)) "$secs")"
@@ -430,10 +434,10 @@ ours_run() {        # tag sizes_csv queues_csv extra-args filter… : one Benchm
     # shellcheck disable=SC2086
     env "${perf_env[@]}" VRB_NETNS="$NS" VRB_GEN="$OUT/vrb-gen" VRB_PIDDIR="$PIDDIR" VRB_CPU_MAIN="$MAIN" VRB_CPU_OTHER="$OTHER" \
         VRB_SIZES="$sizes_csv" VRB_QUEUES="$queues_csv" DOTNET_CLI_TELEMETRY_OPTOUT=1 \
-        dotnet "$DLL" --filter "$@" $BDN_ARGS $extra --buildTimeout 1200 --artifacts "$OUT/bdn-$tag" --exporters json \
+        taskset -c "$MAIN" dotnet "$DLL" --filter "$@" $BDN_ARGS $extra --buildTimeout 1200 --artifacts "$OUT/bdn-$tag" --exporters json \
         > "$OUT/bdn-$tag.log" 2>&1 &
     bdn=$!
-    track "$bdn" dotnet
+    track "$bdn" dotnet   # taskset execs dotnet: same PID
     if [ "$PERF" = 1 ]; then
         if [ "$GROUPED" = 1 ]; then perf_watch_bdn "$bdn" & else (sleep 6; timeout -s INT 5 perf record -q -e cpu-clock -F 2999 -g -p "$bdn" -o "$OUT/perf-ours-$tag.data" > /dev/null 2>&1) & fi
     fi
