@@ -1,11 +1,19 @@
 // Runs the benchmarks BenchmarkDotNet's switcher selects (--filter '*' for all) and fails when any
 // of them allocated: the hot paths must allocate nothing in steady state (STYLE C10, C14).
+// The Linux TAP/packet benchmarks (namespace VirtioRing.Benchmarks.Linux) create interfaces, so they are offered
+// only when benchmarks/linux/tap-vs-dpdk.sh runs this program inside its own network namespace (VRB_NETNS set).
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 
-IEnumerable<Summary> summaries = BenchmarkSwitcher.FromAssembly(typeof(VirtioRing.Benchmarks.Memory.GuestMemoryBenchmarks).Assembly).Run(args);
+bool linux = VirtioRing.Benchmarks.Linux.BenchNamespace.IsRequested;
+Type[] types = typeof(VirtioRing.Benchmarks.Memory.GuestMemoryBenchmarks).Assembly.GetTypes()
+    .Where(t => t.IsPublic && !t.IsAbstract && t.GetMethods().Any(m => m.IsDefined(typeof(BenchmarkDotNet.Attributes.BenchmarkAttribute), false)))
+    .Where(t => linux || t.Namespace != "VirtioRing.Benchmarks.Linux")
+    .ToArray();
+IEnumerable<Summary> summaries = BenchmarkSwitcher.FromTypes(types).Run(args);
 
 int allocating = 0, failed = 0;
 foreach (Summary summary in summaries)
