@@ -1,6 +1,8 @@
 using System;
+using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 using VirtioRing.Net;
 using VirtioRing.Net.Driver;
 using VirtioRing.VhostUser.Backend;
@@ -170,6 +172,79 @@ public sealed class EndToEndTests
             VhostUserSessionResult result = BackendHarness.Finish(session);
             Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
             Assert.Equal(VhostUserProtocolError.BadMemoryRegion, Assert.IsType<VhostUserProtocolException>(result.Error).Error);
+        }
+    }
+
+    /// <summary>
+    /// A front-end that truncates a mapped file would make the back-end's next access a SIGBUS (the process dies, with
+    /// every device it serves). The back-end seals each file against shrinking where the file allows it; memory that
+    /// cannot be sealed (a tmpfs file here) is mapped with a warning, or refused with RequireSealedMemory.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public unsafe void AddMemReg_FileTheFrontEndCouldTruncate_SealedOrWarnedOrRefused(bool requireSealed)
+    {
+        using var harness = new BackendHarness(options: null);
+        using var strict = new BackendHarness(options: new VhostUserNetBackendOptions { RequireSealedMemory = true });
+        BackendHarness h = requireSealed ? strict : harness;
+        using var guest = new VhostGuest(h.Device.OfferedFeatures, packed: false);
+        string path = Path.Combine("/dev/shm", "virtioring-test-" + Guid.NewGuid().ToString("N"));
+        byte name = 0;
+        int raw = Tmds.Linux.LibC.memfd_create(&name, Tmds.Linux.LibC.MFD_CLOEXEC | Tmds.Linux.LibC.MFD_ALLOW_SEALING);
+        Assert.True(raw >= 0);
+        using var sealable = new VirtioRing.Linux.SafeFileDescriptor(raw, ownsHandle: true);
+        Assert.Equal(0, Tmds.Linux.LibC.ftruncate(raw, 0x10000));
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = h.Connect();
+        try
+        {
+            using (var f = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite))
+            {
+                f.SetLength(0x10000);
+            }
+
+            using var tmpfs = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+            using (frontend)
+            {
+                Negotiate(frontend, guest);
+                byte[] region = new byte[VhostUserCodec.SingleRegionLength];
+
+                // A memfd that allows sealing: sealed by the back-end, the front-end can no longer shrink it.
+                VhostUserCodec.WriteSingleRegion(region, new VhostUserMemoryRegion(0x4000_0000, 0x10000, 0x7000_0000_0000, 0));
+                frontend.Send(VhostUserRequest.AddMemReg, region, sealable);
+                Assert.NotEqual(0, Tmds.Linux.LibC.fcntl(raw, Tmds.Linux.LibC.F_GET_SEALS) & Tmds.Linux.LibC.F_SEAL_SHRINK);
+                Assert.Equal(-1, Tmds.Linux.LibC.ftruncate(raw, 0x1000));
+                Assert.DoesNotContain(h.Logger.Entries, e => e.Message.Contains("truncate", StringComparison.Ordinal));
+
+                // A tmpfs file cannot be sealed.
+                VhostUserCodec.WriteSingleRegion(region, new VhostUserMemoryRegion(0x5000_0000, 0x10000, 0x7100_0000_0000, 0));
+                frontend.ReplyAck = !requireSealed;
+                frontend.Send(VhostUserRequest.AddMemReg, region, tmpfs);
+                if (!requireSealed)
+                {
+                    Assert.Contains(h.Logger.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("can still truncate", StringComparison.Ordinal));
+                    guest.StartRings(frontend);
+                    guest.Driver.Bind(guest.Rings, guest.Kicks);
+                    Assert.Equal(10, Echo(guest, 0, 10));
+                }
+            }
+
+            VhostUserSessionResult result = BackendHarness.Finish(session);
+            if (requireSealed)
+            {
+                Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
+                var error = Assert.IsType<VhostUserProtocolException>(result.Error);
+                Assert.Equal(VhostUserProtocolError.BadFileDescriptor, error.Error);
+                Assert.Contains("sealed", error.Message, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.Equal(VhostUserSessionEnd.PeerClosed, result.End);
+            }
+        }
+        finally
+        {
+            File.Delete(path);
         }
     }
 

@@ -330,6 +330,12 @@ public sealed partial class VhostUserNetBackend
     private void SwapTable(VhostUserMemoryTable? table, VhostUserRequest request)
     {
         Device.Stop();
+        if (table is { AllSealed: false } && !_unsealedWarned)
+        {
+            _unsealedWarned = true;   // once per session
+            Log.UnsealedMemory(_logger, Device.Name, request);
+        }
+
         VhostUserMemoryTable? old = _table;
         _table = table;
         if (old is not null)
@@ -476,6 +482,7 @@ public sealed partial class VhostUserNetBackend
         _protocol = VhostUserProtocolFeatures.None;
         _acked = 0;
         _featuresSet = false;
+        _unsealedWarned = false;
         _status = 0;
     }
 }
