@@ -4,6 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using VirtioRing.Net;
+using VirtioRing.Net.Backends;
 using VirtioRing.Net.Driver;
 using VirtioRing.VhostUser.Backend;
 using VirtioRing.VhostUser.Protocol;
@@ -246,6 +247,56 @@ public sealed class EndToEndTests
         {
             File.Delete(path);
         }
+    }
+
+    /// <summary>
+    /// A transmit chain the engine holds when the ring stops (the backend was busy) has been popped but not used.
+    /// GET_VRING_BASE must report the position before it, so the restarted ring offers it again: on a packed ring
+    /// the avail half is rewound to the used half (it used to stay past the chain: the frame was lost and the
+    /// driver never got its buffer back).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GetVringBase_TransmitChainHeldForBusyBackend_OfferedAgainAfterRestart(bool packed)
+    {
+        var loopback = new LoopbackBackend(LoopbackMode.Capture, capacity: 1);
+        using var harness = new BackendHarness(loopback: loopback);
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed);
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            guest.StartRings(frontend);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            Assert.True(guest.Driver.TrySend(0, Frame(0), default));
+            Assert.True(guest.Driver.TrySend(0, Frame(1), default));   // the backend holds one frame: this one waits
+            Assert.True(SpinWait.SpinUntil(() => harness.Device.GetCounters(1).Busy > 0, 10_000), "the second frame was not held");
+
+            frontend.SetState(VhostUserRequest.SetVringEnable, 0, 0);
+            frontend.SetState(VhostUserRequest.SetVringEnable, 1, 0);
+            uint[] bases = [frontend.GetVringBase(0), frontend.GetVringBase(1)];
+            uint transmit = bases[1];
+            if (packed)
+            {
+                Assert.Equal(transmit >> 16, transmit & 0xffff);   // next avail = next used: the held chain is offered again
+            }
+            else
+            {
+                Assert.Equal(1u, transmit);
+            }
+
+            Assert.True(loopback.TryTakeTransmitted(0, out _, out byte[] first));
+            Assert.Equal(Frame(0), first);
+            guest.StartRings(frontend, bases);
+            byte[]? second = null;
+            Assert.True(SpinWait.SpinUntil(() => loopback.TryTakeTransmitted(0, out _, out second), 10_000), "the held frame was lost");
+            Assert.Equal(Frame(1), second);
+            Assert.False(loopback.TryTakeTransmitted(0, out _, out _));   // once, not twice
+            Assert.True(SpinWait.SpinUntil(() => guest.Driver.ReclaimTransmitted(0) >= 0 && guest.Driver.GetTransmitOutstanding(0) == 0, 10_000), "the driver did not get both buffers back");
+        }
+
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
     }
 
     [Fact]
