@@ -6,9 +6,9 @@ namespace VirtioRing.VhostUser.Backend;
 /// <summary>Options of a <see cref="VhostUserNetBackend"/>.</summary>
 public sealed class VhostUserNetBackendOptions
 {
-    /// <summary>The protocol features implemented and offered by default: <c>MQ</c>, <c>RARP</c>, <c>REPLY_ACK</c>, <c>CONFIG</c>, <c>CONFIGURE_MEM_SLOTS</c>, <c>STATUS</c>.</summary>
+    /// <summary>The protocol features implemented and offered by default: <c>MQ</c>, <c>LOG_SHMFD</c>, <c>RARP</c>, <c>REPLY_ACK</c>, <c>CONFIG</c>, <c>CONFIGURE_MEM_SLOTS</c>, <c>STATUS</c>.</summary>
     public const VhostUserProtocolFeatures DefaultProtocolFeatures =
-        VhostUserProtocolFeatures.Mq | VhostUserProtocolFeatures.Rarp | VhostUserProtocolFeatures.ReplyAck |
+        VhostUserProtocolFeatures.Mq | VhostUserProtocolFeatures.LogShmfd | VhostUserProtocolFeatures.Rarp | VhostUserProtocolFeatures.ReplyAck |
         VhostUserProtocolFeatures.Config | VhostUserProtocolFeatures.ConfigureMemSlots | VhostUserProtocolFeatures.Status;
 
     /// <summary>Gets the protocol features to offer; bits outside <see cref="DefaultProtocolFeatures"/> are not implemented and are dropped.</summary>
