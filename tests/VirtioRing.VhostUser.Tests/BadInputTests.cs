@@ -28,9 +28,16 @@ public sealed class BadInputTests
         SplitSizeNotPowerOfTwo,
         MisalignedRing,
         UnknownRequest,
-        DirtyLogNotOffered,
+        VringAddrUnknownFlag,
         RemoveUnknownRegion,
         SetNumWhileStarted,
+        LogBaseWithoutFd,
+        LogBaseWithTwoFds,
+        LogBaseSizeZero,
+        LogBasePastItsFile,
+        LogBaseOffsetPastItsFile,
+        LogBaseOffsetPlusSizeWraps,
+        LogBaseNotNegotiated,
     }
 
     [Theory]
@@ -46,9 +53,16 @@ public sealed class BadInputTests
     [InlineData(BadCase.SplitSizeNotPowerOfTwo, VhostUserProtocolError.InvalidValue)]
     [InlineData(BadCase.MisalignedRing, VhostUserProtocolError.BadRingAddress)]
     [InlineData(BadCase.UnknownRequest, VhostUserProtocolError.UnknownRequest)]
-    [InlineData(BadCase.DirtyLogNotOffered, VhostUserProtocolError.InvalidValue)]
+    [InlineData(BadCase.VringAddrUnknownFlag, VhostUserProtocolError.InvalidValue)]
     [InlineData(BadCase.RemoveUnknownRegion, VhostUserProtocolError.BadMemoryRegion)]
     [InlineData(BadCase.SetNumWhileStarted, VhostUserProtocolError.OutOfOrder)]
+    [InlineData(BadCase.LogBaseWithoutFd, VhostUserProtocolError.MissingFd)]
+    [InlineData(BadCase.LogBaseWithTwoFds, VhostUserProtocolError.UnexpectedFd)]
+    [InlineData(BadCase.LogBaseSizeZero, VhostUserProtocolError.BadLog)]
+    [InlineData(BadCase.LogBasePastItsFile, VhostUserProtocolError.BadLog)]
+    [InlineData(BadCase.LogBaseOffsetPastItsFile, VhostUserProtocolError.BadLog)]
+    [InlineData(BadCase.LogBaseOffsetPlusSizeWraps, VhostUserProtocolError.BadLog)]
+    [InlineData(BadCase.LogBaseNotNegotiated, VhostUserProtocolError.UnsupportedRequest)]
     public void Serve_BadInput_LoggedConnectionClosedNothingLeaked(BadCase bad, VhostUserProtocolError expected)
     {
         using var harness = new BackendHarness();
@@ -124,6 +138,13 @@ public sealed class BadInputTests
         return BackendHarness.Finish(session);
     }
 
+    private static byte[] LogPayload(ulong size, ulong offset)
+    {
+        byte[] p = new byte[VhostUserLog.Length];
+        VhostUserCodec.WriteLog(p, new VhostUserLog(size, offset));
+        return p;
+    }
+
     private static void Provoke(TestFrontend f, VhostGuest guest, BadCase bad)
     {
         VhostUserMemoryRegion region = guest.RegionDescription;
@@ -157,7 +178,7 @@ public sealed class BadInputTests
                 f.SetU64(VhostUserRequest.SetFeatures, 1UL << 63);
                 break;
             case BadCase.ProtocolFeatureNotOffered:
-                f.SetU64(VhostUserRequest.SetProtocolFeatures, (ulong)VhostUserProtocolFeatures.LogShmfd);
+                f.SetU64(VhostUserRequest.SetProtocolFeatures, (ulong)VhostUserProtocolFeatures.InflightShmfd);
                 break;
             case BadCase.ConfigNotNegotiated:
                 f.ReplyAck = false;   // REPLY_ACK goes away with this SET_PROTOCOL_FEATURES
@@ -179,8 +200,8 @@ public sealed class BadInputTests
             case BadCase.UnknownRequest:
                 f.Send((VhostUserRequest)77, default);
                 break;
-            case BadCase.DirtyLogNotOffered:
-                f.SetVringAddr(guest.RingAddress(0) with { Flags = VhostUserVringAddress.LogFlag });
+            case BadCase.VringAddrUnknownFlag:
+                f.SetVringAddr(guest.RingAddress(0) with { Flags = VhostUserVringAddress.LogFlag | 2 });
                 break;
             case BadCase.RemoveUnknownRegion:
                 byte[] p = new byte[VhostUserCodec.SingleRegionLength];
@@ -190,6 +211,29 @@ public sealed class BadInputTests
             case BadCase.SetNumWhileStarted:
                 guest.StartRings(f);
                 f.SetState(VhostUserRequest.SetVringNum, 0, 128);
+                break;
+            case BadCase.LogBaseWithoutFd:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0x1000, 0));
+                break;
+            case BadCase.LogBaseWithTwoFds:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0x1000, 0), guest.MemoryFd, guest.MemoryFd);
+                break;
+            case BadCase.LogBaseSizeZero:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0, 0), guest.MemoryFd);
+                break;
+            case BadCase.LogBasePastItsFile:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(region.Size + 1, 0), guest.MemoryFd);
+                break;
+            case BadCase.LogBaseOffsetPastItsFile:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0x1000, region.Size - 0xfff), guest.MemoryFd);
+                break;
+            case BadCase.LogBaseOffsetPlusSizeWraps:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0x2000, ulong.MaxValue - 0xfff), guest.MemoryFd);
+                break;
+            case BadCase.LogBaseNotNegotiated:
+                f.ReplyAck = false;   // REPLY_ACK goes away with this SET_PROTOCOL_FEATURES
+                f.SetU64(VhostUserRequest.SetProtocolFeatures, (ulong)(VhostUserNetBackendOptions.DefaultProtocolFeatures & ~(VhostUserProtocolFeatures.LogShmfd | VhostUserProtocolFeatures.ReplyAck)));
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0x1000, 0), guest.MemoryFd);
                 break;
         }
     }
