@@ -119,6 +119,79 @@ public sealed class EndToEndTests
         }
     }
 
+    /// <summary>
+    /// QEMU 7.2 runs one vhost device per queue pair on one socket, each with its own copy of the slots: with
+    /// CONFIGURE_MEM_SLOTS every pair adds every region, and later removes it. An identical region added again is
+    /// counted, not refused as an overlap (the back-end used to close the connection there), and stays until it
+    /// has been removed as many times; a different region over the same addresses is still refused.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AddMemReg_SameRegionOncePerQueuePair_CountedUntilRemovedAsOften(bool packed)
+    {
+        using var harness = new BackendHarness(maxQueuePairs: 2);
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed);
+        using var extra = VirtioRing.Linux.MemfdGuestRegion.Create(new VirtioRing.Memory.GuestAddress(0x4000_0000), 0x10000, "extra");
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            guest.StartRings(frontend);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            int next = Echo(guest, 0, 20);
+
+            // The ring's own region again, as the second pair's vhost device sends it: accepted (REPLY_ACK is on,
+            // so a refusal would fail here), traffic goes on.
+            byte[] own = new byte[VhostUserCodec.SingleRegionLength];
+            VhostUserCodec.WriteSingleRegion(own, guest.RegionDescription);
+            frontend.Send(VhostUserRequest.AddMemReg, own, guest.MemoryFd);
+            next = Echo(guest, next, 20);
+
+            // A hot-plugged region added by both pairs, removed by both: two removals succeed, a third finds nothing.
+            byte[] region = new byte[VhostUserCodec.SingleRegionLength];
+            var description = new VhostUserMemoryRegion(0x4000_0000, extra.Size, 0x7000_0000_0000, 0);
+            VhostUserCodec.WriteSingleRegion(region, description);
+            frontend.Send(VhostUserRequest.AddMemReg, region, extra.Handle);
+            frontend.Send(VhostUserRequest.AddMemReg, region, extra.Handle);
+            next = Echo(guest, next, 20);
+            frontend.Send(VhostUserRequest.RemMemReg, region);
+            next = Echo(guest, next, 20);
+            frontend.Send(VhostUserRequest.RemMemReg, region);
+            next = Echo(guest, next, 20);
+
+            // The ring's region was added twice: one removal leaves it in place, the rings still work.
+            frontend.Send(VhostUserRequest.RemMemReg, own);
+            next = Echo(guest, next, 20);
+            Assert.Equal(120, next);
+
+            frontend.ReplyAck = false;
+            frontend.Send(VhostUserRequest.RemMemReg, region);
+            VhostUserSessionResult result = BackendHarness.Finish(session);
+            Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
+            Assert.Equal(VhostUserProtocolError.BadMemoryRegion, Assert.IsType<VhostUserProtocolException>(result.Error).Error);
+        }
+    }
+
+    [Fact]
+    public void AddMemReg_DifferentRegionOverSameAddresses_RefusedAsOverlap()
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            byte[] region = new byte[VhostUserCodec.SingleRegionLength];
+            VhostUserCodec.WriteSingleRegion(region, guest.RegionDescription with { Size = guest.RegionDescription.Size / 2 });
+            frontend.ReplyAck = false;
+            frontend.Send(VhostUserRequest.AddMemReg, region, guest.MemoryFd);
+            VhostUserSessionResult result = BackendHarness.Finish(session);
+            Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
+            Assert.Equal(VhostUserProtocolError.BadMemoryRegion, Assert.IsType<VhostUserProtocolException>(result.Error).Error);
+        }
+    }
+
     [Fact]
     public void SetFeatures_MqWithoutCtrlVqAsQemuAcks_AcceptedAndRepeatable()
     {

@@ -62,7 +62,7 @@ internal sealed class VhostUserMemoryTable : IDisposable
             for (int i = 0; i < regions.Length; i++)
             {
                 CheckOverlap(request, entries, regions[i]);
-                entries.Add(new Entry(regions[i], MappedRegion.Map(request, regions[i], fds[i])));
+                entries.Add(new Entry(regions[i], MappedRegion.Map(request, regions[i], fds[i]), 1));
             }
 
         }
@@ -79,11 +79,23 @@ internal sealed class VhostUserMemoryTable : IDisposable
         return Build(request, entries);
     }
 
-    /// <summary>Returns a new table with one more region (<c>ADD_MEM_REG</c>), sharing the other mappings.</summary>
-    /// <exception cref="VhostUserProtocolException">The region is bad or overlaps, or the table is full.</exception>
+    /// <summary>
+    /// Returns a new table with one more region (<c>ADD_MEM_REG</c>), sharing the other mappings. A region identical to
+    /// one already present (same guest address, user address, size and file offset) is not mapped again: it is counted,
+    /// and stays until as many <c>REM_MEM_REG</c> have removed it. QEMU runs one vhost device per queue pair on one
+    /// socket, each with its own view of the slots, and each adds (and later removes) every region itself.
+    /// </summary>
+    /// <exception cref="VhostUserProtocolException">The region is bad or overlaps a different one, or the table is full.</exception>
     public static VhostUserMemoryTable WithRegion(VhostUserMemoryTable? table, VhostUserMemoryRegion region, SafeFileDescriptor fd, int maxRegions)
     {
         var entries = new List<Entry>(table?._entries ?? []);
+        int same = entries.FindIndex(e => e.Description == region);
+        if (same >= 0)
+        {
+            entries[same] = entries[same] with { Adds = checked(entries[same].Adds + 1) };
+            return Share(VhostUserRequest.AddMemReg, entries);
+        }
+
         if (entries.Count >= maxRegions)
         {
             VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.TooManyRegions, VhostUserRequest.AddMemReg, $"the table already has {entries.Count} of {maxRegions} regions");
@@ -96,11 +108,14 @@ internal sealed class VhostUserMemoryTable : IDisposable
             e.Mapping.AddRef();
         }
 
-        entries.Add(new Entry(region, mapping));
+        entries.Add(new Entry(region, mapping, 1));
         return Build(VhostUserRequest.AddMemReg, entries);
     }
 
-    /// <summary>Returns a new table without the region matching guest address, user address and size (<c>REM_MEM_REG</c>), or null when it was the last.</summary>
+    /// <summary>
+    /// Returns a new table without the region matching guest address, user address and size (<c>REM_MEM_REG</c>), or
+    /// null when it was the last. A region added more than once (see <see cref="WithRegion"/>) only loses one count.
+    /// </summary>
     /// <exception cref="VhostUserProtocolException">No region matches.</exception>
     public static VhostUserMemoryTable? WithoutRegion(VhostUserMemoryTable? table, VhostUserMemoryRegion region)
     {
@@ -111,6 +126,11 @@ internal sealed class VhostUserMemoryTable : IDisposable
             if (!found && e.Description.GuestAddress == region.GuestAddress && e.Description.UserAddress == region.UserAddress && e.Description.Size == region.Size)
             {
                 found = true;
+                if (e.Adds > 1)
+                {
+                    entries.Add(e with { Adds = e.Adds - 1 });
+                }
+
                 continue;
             }
 
@@ -127,12 +147,18 @@ internal sealed class VhostUserMemoryTable : IDisposable
             return null;
         }
 
+        return Share(VhostUserRequest.RemMemReg, entries);
+    }
+
+    /// <summary>Makes a table of entries that other tables hold too: takes one more reference on each mapping.</summary>
+    private static VhostUserMemoryTable Share(VhostUserRequest request, List<Entry> entries)
+    {
         foreach (Entry e in entries)
         {
             e.Mapping.AddRef();
         }
 
-        return Build(VhostUserRequest.RemMemReg, entries);
+        return Build(request, entries);
     }
 
     /// <summary>Makes a table of entries whose references the caller holds; on failure the references are released.</summary>
@@ -206,7 +232,8 @@ internal sealed class VhostUserMemoryTable : IDisposable
         }
     }
 
-    private readonly record struct Entry(VhostUserMemoryRegion Description, MappedRegion Mapping);
+    /// <summary>A region of the table: its description, its mapping, and how many <c>ADD_MEM_REG</c> added it (1 from <c>SET_MEM_TABLE</c>).</summary>
+    private readonly record struct Entry(VhostUserMemoryRegion Description, MappedRegion Mapping, int Adds);
 
     /// <summary>One mmap of a region's fd, shared by the tables that hold it.</summary>
     private sealed class MappedRegion
