@@ -122,19 +122,21 @@ public sealed class VhostUserDaemon : IDisposable
         }
 
         Metrics?.Dispose();
-        _stop.Cancel();
-        foreach (DaemonDevice d in _devices)
-        {
-            d.Backend.Dispose();
-        }
 
+        // Cancelling shuts each session's socket down: the session ends as if the front-end had gone (rings stopped,
+        // device reset, fds closed, memory unmapped) and the serving thread returns. Only then is the backend disposed.
+        _stop.Cancel();
         foreach (DaemonDevice d in _devices)
         {
             if (d.Thread is { } t && !t.Join(TimeSpan.FromSeconds(10)))
             {
                 Log.ThreadStuck(_log, d.Name);
             }
+        }
 
+        foreach (DaemonDevice d in _devices)
+        {
+            d.Backend.Dispose();
             d.Device.Dispose();
             d.Signals.Dispose();
             d.Tap?.Dispose();
