@@ -234,7 +234,7 @@ public sealed class VhostUserDaemon : IDisposable
     }
 
     private static string PrivilegeHint(LinuxException e, string capability) =>
-        e.Errno is 1 or 13 ? $" (needs {capability}: run as root)" : string.Empty;   // EPERM, EACCES
+        e.Errno is 1 or 13 ? " (run as root" + (e.Message.Contains(capability, StringComparison.Ordinal) ? ")" : $" or with {capability})") : string.Empty;   // EPERM, EACCES
 
     private void Serve(DaemonDevice d)
     {
