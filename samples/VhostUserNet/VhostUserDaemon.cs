@@ -108,7 +108,7 @@ public sealed class VhostUserDaemon : IDisposable
         return line.ToString();
     }
 
-    /// <summary>Stops serving (ends every session), waits for the serving threads, disposes the devices and removes the sockets the daemon listened on.</summary>
+    /// <summary>Stops serving (ends every session), waits for the serving threads, disposes the meters, the devices and their backends, and removes the sockets the daemon listened on.</summary>
     public void Dispose()
     {
         lock (_gate)
