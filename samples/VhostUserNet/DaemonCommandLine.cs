@@ -112,6 +112,14 @@ public static class DaemonCommandLine
             }
         });
 
+        var sealedMemory = new Option<bool>("--require-sealed-memory")
+        {
+            Description = "Refuse guest memory (and a dirty log) the front-end could still truncate: each region's file is "
+                + "sealed against shrinking where it allows it (QEMU's memory-backend-memfd comes sealed); a truncated "
+                + "mapping would end this daemon and every guest on it with SIGBUS. Without it such memory is served with "
+                + "a warning (DPDK's memfds, tmpfs and hugetlbfs files cannot be sealed).",
+        };
+
         var verbose = new Option<bool>("--verbose")
         {
             Description = "Log vhost-user sessions in detail (debug level).",
@@ -130,6 +138,7 @@ public static class DaemonCommandLine
             client,
             duration,
             interval,
+            sealedMemory,
             verbose,
         };
 
@@ -138,6 +147,7 @@ public static class DaemonCommandLine
                 TimeSpan.FromSeconds((int)get(duration)!), TimeSpan.FromSeconds((int)get(interval)!))
             {
                 Interfaces = (string[]?)get(interfaces) ?? [],
+                RequireSealedMemory = (bool)get(sealedMemory)!,
             };
 
         root.Validators.Add(r =>
@@ -204,6 +214,11 @@ public static class DaemonCommandLine
         using var stop = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
         {
+            if (stop.IsCancellationRequested)
+            {
+                return;   // a second signal while stopping: the default action ends the process now
+            }
+
             context.Cancel = true;   // we stop ourselves, after cleaning up
             Log.Stopping(log, context.Signal.ToString());
             stop.Cancel();

@@ -28,6 +28,13 @@ public sealed record DaemonOptions(
     /// </summary>
     public IReadOnlyList<string> Interfaces { get; init; } = [];
 
+    /// <summary>
+    /// Gets a value indicating whether guest memory (and a dirty log) the front-end could still truncate is refused
+    /// (<see cref="VirtioRing.VhostUser.Backend.VhostUserNetBackendOptions.RequireSealedMemory"/>): a truncated mapping
+    /// would end the daemon and every guest on it with SIGBUS. Off by default, since DPDK's memfds cannot be sealed.
+    /// </summary>
+    public bool RequireSealedMemory { get; init; }
+
     /// <summary>Gets the name of the daemon's <see cref="System.Diagnostics.Metrics.Meter"/> (per-device counters, see <see cref="DaemonMetrics"/>).</summary>
     public string MeterName { get; init; } = DefaultMeterName;
 

@@ -126,35 +126,29 @@ public sealed class VhostUserDaemon : IDisposable
         // Cancelling shuts each session's socket down: the session ends as if the front-end had gone (rings stopped,
         // device reset, fds closed, memory unmapped) and the serving thread returns. Only then is the backend disposed.
         _stop.Cancel();
+        long deadline = Environment.TickCount64 + 10_000;   // one deadline for all the threads, not 10 s each
+        var stuck = new HashSet<DaemonDevice>();
         foreach (DaemonDevice d in _devices)
         {
-            if (d.Thread is { } t && !t.Join(TimeSpan.FromSeconds(10)))
+            if (d.Thread is { } t && !t.Join(TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64))))
             {
                 Log.ThreadStuck(_log, d.Name);
+                stuck.Add(d);
             }
         }
 
         foreach (DaemonDevice d in _devices)
         {
+            if (stuck.Contains(d))
+            {
+                continue;   // never dispose a device under a thread still serving it; the process is ending anyway
+            }
+
             d.Backend.Dispose();
             d.Device.Dispose();
             d.Signals.Dispose();
             d.Tap?.Dispose();
             d.Nic?.Dispose();
-            if (!_options.Client)
-            {
-                // The listener removes its socket; a thread that never got to bind leaves none, but be sure.
-                try
-                {
-                    File.Delete(d.Socket);
-                }
-                catch (IOException)
-                {
-                }
-                catch (UnauthorizedAccessException)
-                {
-                }
-            }
         }
 
         Switch?.Dispose();
@@ -218,6 +212,7 @@ public sealed class VhostUserDaemon : IDisposable
             });
             vhost = new VhostUserNetBackend(device, new VhostUserNetBackendOptions
             {
+                RequireSealedMemory = _options.RequireSealedMemory,
                 Logger = _loggers.CreateLogger("VhostUserNet." + name),
             });
         }

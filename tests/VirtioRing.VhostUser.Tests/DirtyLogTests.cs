@@ -215,6 +215,29 @@ public sealed class DirtyLogTests
         }
     }
 
+    /// <summary>A sparse file of any size costs its sender nothing; mapping it would take the daemon's address space.</summary>
+    [Fact]
+    public void SetLogBase_LargerThanAnyGuestNeeds_Refused()
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
+        using var sparse = MemfdGuestRegion.Create(new GuestAddress(0), VhostUserDirtyLog.MaxSize + 4096, "huge-log");   // never touched: no memory
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            EndToEndTests.Negotiate(frontend, guest);
+            byte[] p = new byte[16];
+            BinaryPrimitives.WriteUInt64LittleEndian(p, VhostUserDirtyLog.MaxSize + 4096);
+            frontend.ReplyAck = false;
+            frontend.Send(VhostUserRequest.SetLogBase, p, sparse.Handle);
+            VhostUserSessionResult result = BackendHarness.Finish(session);
+            Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
+            var error = Assert.IsType<VhostUserProtocolException>(result.Error);
+            Assert.Equal(VhostUserProtocolError.BadLog, error.Error);
+            Assert.Contains("larger than", error.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Mark_RangesAtTheEdges_SetExactlyTheirPages()
     {

@@ -20,6 +20,9 @@ internal sealed unsafe class VhostUserDirtyLog : IDisposable
     /// <summary><c>VHOST_LOG_PAGE</c>: the bytes of guest memory one bit stands for (a power of two).</summary>
     public const int PageShift = 12;
 
+    /// <summary>The largest log accepted: 1 GiB of bitmap covers 32 TiB (2^45 bytes) of guest-physical addresses.</summary>
+    public const ulong MaxSize = 1UL << 30;
+
     private readonly MemfdGuestRegion _mapping;
     private readonly byte* _bitmap;
 
@@ -40,9 +43,16 @@ internal sealed unsafe class VhostUserDirtyLog : IDisposable
     /// Maps the log a <c>SET_LOG_BASE</c> describes (the fd is the caller's; the mapping holds a duplicate), sealing its
     /// file against shrinking first where the file allows it, as the memory regions are.
     /// </summary>
-    /// <exception cref="VhostUserProtocolException">The size is 0, the range wraps or lies past the end of the file, the fd cannot be mapped read-write, or (with <paramref name="requireSealed"/>) the file cannot be sealed.</exception>
+    /// <exception cref="VhostUserProtocolException">The size is 0 or above <see cref="MaxSize"/>, the range wraps or lies past the end of the file, the fd cannot be mapped read-write, or (with <paramref name="requireSealed"/>) the file cannot be sealed.</exception>
     public static VhostUserDirtyLog Map(VhostUserLog log, SafeFileDescriptor fd, bool requireSealed)
     {
+        if (log.Size > MaxSize)
+        {
+            // A sparse file of any size passes the file-size check and costs its sender nothing, but its mapping
+            // would take this process's address space (every other device's memory tables, thread stacks).
+            VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadLog, VhostUserRequest.SetLogBase, $"log of 0x{log.Size:x} bytes is larger than the 0x{MaxSize:x} that cover 2^45 bytes of guest memory");
+        }
+
         MemfdGuestRegion mapping;
         try
         {
@@ -78,6 +88,10 @@ internal sealed unsafe class VhostUserDirtyLog : IDisposable
             return;
         }
 
+        // The device's stores into guest memory (plain stores, maybe still in the store buffer) must be visible
+        // before this reads a bit as set and skips it: a full fence, paid only while logging (Linux vhost: smp_wmb
+        // then set_bit; DPDK: a release fence then fetch-or).
+        Interlocked.MemoryBarrier();
         ulong first = address >> PageShift;
         ulong last = (length - 1 > ulong.MaxValue - address ? ulong.MaxValue : address + (length - 1)) >> PageShift;   // a range past 2^64 is clamped, not wrapped
         for (ulong page = first; page <= last; page++)
@@ -101,6 +115,8 @@ internal sealed unsafe class VhostUserDirtyLog : IDisposable
     private static void SetBit(byte* b, byte bit)
     {
         // Most writes hit pages already marked since the front-end's last sync: a plain read skips the atomic then.
+        // Mark fenced first: that read cannot be taken before the device's own stores are visible, or the
+        // front-end could clear the bit and copy the page in between, and the page would go out stale, unmarked.
         byte seen = Volatile.Read(ref *b);
         while ((seen & bit) == 0)
         {

@@ -51,8 +51,15 @@ public class GuestWriteLogTests
         Assert.Equal(new List<(ulong, ulong)> { (first.Value, 100UL), (second.Value, 50UL) }, buffers);   // never the readable one, never past the written length
         if (kind == QueueKind.Split)
         {
-            // used ring: element 0 (offset 4, 8 bytes), then used.idx (offset 2) at publish.
-            Assert.Equal(new List<(ulong, ulong)> { (4UL, 8UL), (2UL, 2UL) }, log.DeviceArea);
+            // With EVENT_IDX the pop stores avail_event (after the 16 elements); then used element 0 (offset 4,
+            // 8 bytes) and used.idx (offset 2) at publish.
+            var expected = new List<(ulong, ulong)> { (4UL, 8UL), (2UL, 2UL) };
+            if ((features & VirtqueueFeatures.EventIndex) != 0)
+            {
+                expected.Insert(0, (4UL + (8UL * 16), 2UL));
+            }
+
+            Assert.Equal(expected, log.DeviceArea);
         }
         else
         {
@@ -76,6 +83,11 @@ public class GuestWriteLogTests
         pair.Device.PushUsed(chain, 0);
         pair.Device.PublishUsed();
         Assert.DoesNotContain(log.Writes, w => w.Address == b.Value);
+        if (kind == QueueKind.Split && (features & VirtqueueFeatures.EventIndex) != 0)
+        {
+            // The pop itself keeps avail_event one past the chain (notifications on): a device-area store too.
+            Assert.Contains((4UL + (8UL * 16), 2UL), log.DeviceArea);
+        }
 
         log.DeviceArea.Clear();
         pair.Device.DisableNotifications();

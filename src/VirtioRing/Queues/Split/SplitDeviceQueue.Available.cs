@@ -95,6 +95,7 @@ public sealed unsafe partial class SplitDeviceQueue
         {
             // Keep asking for a kick at the next new chain while notifications are on (as QEMU does).
             RingOrdering.StoreRelaxed(ref SplitRing.AvailEvent(_used, Layout.Size), next);
+            _writeLog?.LogDeviceAreaWrite(SplitRing.RingOffset + ((ulong)SplitRing.UsedElementSize * (uint)Layout.Size), sizeof(ushort));
         }
 
         if (_inOrder)
