@@ -101,20 +101,28 @@ internal sealed class VhostUserMemoryTable : IDisposable
 
     /// <summary>
     /// Returns a new table with one more region (<c>ADD_MEM_REG</c>), sharing the other mappings. A region identical to
-    /// one already present (same guest address, user address, size and file offset) is not mapped again: it is counted,
-    /// and stays until as many <c>REM_MEM_REG</c> have removed it. QEMU runs one vhost device per queue pair on one
-    /// socket, each with its own view of the slots, and each adds (and later removes) every region itself.
+    /// one already present (same guest address, user address, size and file offset) is not mapped again: it is counted
+    /// in <paramref name="table"/> itself, which is returned, and stays until as many <c>REM_MEM_REG</c> have removed it.
+    /// QEMU runs one vhost device per queue pair on one socket, each with its own view of the slots, and each adds (and
+    /// later removes) every region itself.
     /// </summary>
     /// <exception cref="VhostUserProtocolException">The region is bad or overlaps a different one, the table is full, or (with <paramref name="requireSealed"/>) its file cannot be sealed.</exception>
     public static VhostUserMemoryTable WithRegion(VhostUserMemoryTable? table, VhostUserMemoryRegion region, SafeFileDescriptor fd, int maxRegions, bool requireSealed)
     {
-        var entries = new List<Entry>(table?._entries ?? []);
-        int same = entries.FindIndex(e => e.Description == region);
-        if (same >= 0)
+        if (table is not null)
         {
-            entries[same] = entries[same] with { Adds = checked(entries[same].Adds + 1) };
-            return Share(VhostUserRequest.AddMemReg, entries);
+            for (int i = 0; i < table._entries.Length; i++)
+            {
+                if (table._entries[i].Description == region)
+                {
+                    // Counted in place: the same table goes on (no device stop, no retired table per queue pair).
+                    table._entries[i] = table._entries[i] with { Adds = checked(table._entries[i].Adds + 1) };
+                    return table;
+                }
+            }
         }
+
+        var entries = new List<Entry>(table?._entries ?? []);
 
         if (entries.Count >= maxRegions)
         {
@@ -141,14 +149,17 @@ internal sealed class VhostUserMemoryTable : IDisposable
     {
         var entries = new List<Entry>();
         bool found = false;
-        foreach (Entry e in table?._entries ?? [])
+        Entry[] current = table?._entries ?? [];
+        for (int i = 0; i < current.Length; i++)
         {
+            Entry e = current[i];
             if (!found && e.Description.GuestAddress == region.GuestAddress && e.Description.UserAddress == region.UserAddress && e.Description.Size == region.Size)
             {
                 found = true;
                 if (e.Adds > 1)
                 {
-                    entries.Add(e with { Adds = e.Adds - 1 });
+                    current[i] = e with { Adds = e.Adds - 1 };   // still added by another queue pair: the same table goes on
+                    return table;
                 }
 
                 continue;

@@ -336,6 +336,11 @@ public sealed partial class VhostUserNetBackend
 
     private void SwapTable(VhostUserMemoryTable? table, VhostUserRequest request)
     {
+        if (table is not null && ReferenceEquals(table, _table))
+        {
+            return;   // a region counted once more or once less: nothing moved, the rings go on
+        }
+
         Device.Stop();
         if (table is { AllSealed: false } && !_unsealedWarned)
         {
