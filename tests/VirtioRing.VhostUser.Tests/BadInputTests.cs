@@ -166,21 +166,25 @@ public sealed class BadInputTests
     /// Negotiates as QEMU does, runs <paramref name="body"/> (a <see cref="Provoke"/>), then makes a round trip so that
     /// everything before it was handled; the back-end closing the connection on the way is expected, not a failure.
     /// </summary>
-    internal static void Drive(TestFrontend frontend, VhostGuest guest, Action<TestFrontend> body)
+    /// <returns>The exception that ended the exchange (the connection closed, or a reply timed out), or null.</returns>
+    internal static Exception? Drive(TestFrontend frontend, VhostGuest guest, Action<TestFrontend> body)
     {
         try
         {
             EndToEndTests.Negotiate(frontend, guest);
             body(frontend);
             frontend.GetU64(VhostUserRequest.GetFeatures);   // a round trip: everything before it was handled
+            return null;
         }
-        catch (Xunit.Sdk.XunitException)
+        catch (Xunit.Sdk.XunitException e)
         {
             // The back-end closed the connection: the reply the body waited for never came.
+            return e;
         }
-        catch (LinuxException)
+        catch (LinuxException e)
         {
             // The back-end closed the connection before the next send (EPIPE, ECONNRESET).
+            return e;
         }
     }
 

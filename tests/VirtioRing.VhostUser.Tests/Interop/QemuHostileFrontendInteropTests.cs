@@ -65,7 +65,7 @@ public sealed class QemuHostileFrontendInteropTests(ITestOutputHelper output)
                     {
                         foreach (BadInputTests.BadCase bad in badCases)
                         {
-                            ProtocolSession(sockets[2], shared, bad, logs, diagnostics);
+                            ProtocolSession(sockets[2], daemon.Devices[2], shared, bad, logs, diagnostics);
                             protocolSessions++;
                             Thread.Sleep(20);   // leave the guests' vCPUs some of the 2 cores
                         }
@@ -118,13 +118,15 @@ public sealed class QemuHostileFrontendInteropTests(ITestOutputHelper output)
     }
 
     /// <summary>One session with one bad input: the daemon logs an error and closes the connection.</summary>
-    private static void ProtocolSession(string socket, VhostGuest guest, BadInputTests.BadCase bad, ListLogger logs, Func<string> diagnostics)
+    private static void ProtocolSession(string socket, DaemonDevice device, VhostGuest guest, BadInputTests.BadCase bad, ListLogger logs, Func<string> diagnostics)
     {
         int errors = CountErrors(logs);
         using var frontend = new TestFrontend(VhostUserConnector.Connect(socket)) { Diagnostics = diagnostics };
-        BadInputTests.Drive(frontend, guest, f => BadInputTests.Provoke(f, guest, bad));
-        Assert.True(frontend.WaitForClose(10_000), $"{bad}: the daemon did not close the connection\n{diagnostics()}");
-        Assert.True(SpinWait.SpinUntil(() => CountErrors(logs) > errors, 10_000), $"{bad}: no error logged\n{diagnostics()}");
+        Exception? ended = BadInputTests.Drive(frontend, guest, f => BadInputTests.Provoke(f, guest, bad));
+        string state = $"(the exchange ended with: {ended?.Message ?? "nothing"}; {device.Name}: running {device.Device.IsRunning}, "
+            + $"{device.Device.ActivePairs} pair(s), needs reset {device.Device.NeedsReset}, serving {device.Backend.IsServing})";
+        Assert.True(frontend.WaitForClose(10_000), $"{bad}: the daemon did not close the connection {state}\n{diagnostics()}");
+        Assert.True(SpinWait.SpinUntil(() => CountErrors(logs) > errors, 10_000), $"{bad}: no error logged {state}\n{diagnostics()}");
     }
 
     /// <summary>
