@@ -18,17 +18,19 @@ namespace VirtioRing.Linux;
 /// <remarks>
 /// A region made by <see cref="Create"/> is sealed against shrinking and growing (<c>F_SEAL_SHRINK |
 /// F_SEAL_GROW</c>), so a process it is shared with cannot truncate it under this one (an access past
-/// the end of a truncated shared mapping is a <c>SIGBUS</c>). A region from <see cref="Map"/> is only as
-/// safe as its sender makes it.
+/// the end of a truncated shared mapping is a <c>SIGBUS</c>). A region from
+/// <see cref="Map(SafeHandle, ulong, ulong, GuestAddress, bool)"/> is sealed the same way when its file allows it
+/// (<see cref="IsSealedAgainstShrinking"/>); otherwise it is only as safe as its sender makes it.
 /// </remarks>
 [DebuggerDisplay("memfd region [{Region.Start}, {Region.End}) fd {Handle}, offset {Offset}")]
 public sealed unsafe class MemfdGuestRegion : IDisposable
 {
-    private MemfdGuestRegion(GuestRegion region, SafeFileDescriptor handle, ulong offset)
+    private MemfdGuestRegion(GuestRegion region, SafeFileDescriptor handle, ulong offset, bool sealedAgainstShrinking)
     {
         Region = region;
         Handle = handle;
         Offset = offset;
+        IsSealedAgainstShrinking = sealedAgainstShrinking;
     }
 
     /// <summary>Gets the guest region (hand it to a <see cref="GuestMemory"/>; disposing it unmaps and closes).</summary>
@@ -42,6 +44,14 @@ public sealed unsafe class MemfdGuestRegion : IDisposable
 
     /// <summary>Gets the size of the region in bytes.</summary>
     public ulong Size => Region.Size;
+
+    /// <summary>
+    /// Gets a value indicating whether the file carries <c>F_SEAL_SHRINK</c>, checked before its size was: no
+    /// process can truncate it under this mapping, so no access to the region can raise <c>SIGBUS</c>. Always true
+    /// for <see cref="Create"/>; for <see cref="Map(SafeHandle, ulong, ulong, GuestAddress, bool)"/>, true when the
+    /// sender sealed the file or the seal could be added.
+    /// </summary>
+    public bool IsSealedAgainstShrinking { get; }
 
     /// <summary>Creates zeroed shared memory (<c>memfd_create</c>, <c>ftruncate</c>, sealed to its size) and maps it.</summary>
     /// <param name="start">The guest-physical address of the first byte.</param>
@@ -88,7 +98,7 @@ public sealed unsafe class MemfdGuestRegion : IDisposable
                 LinuxThrowHelper.ThrowErrno("fcntl", "F_ADD_SEALS");
             }
 
-            return MapOwned(fd, offset: 0, size, start);
+            return MapOwned(fd, offset: 0, size, start, sealedAgainstShrinking: true);
         }
         catch
         {
@@ -102,7 +112,8 @@ public sealed unsafe class MemfdGuestRegion : IDisposable
     /// elsewhere (a vhost-user memory region: its fd, <c>mmap_offset</c> and <c>memory_size</c>).
     /// The range is checked against the file's size first (no overflow: a hostile offset or size is an
     /// <see cref="ArgumentOutOfRangeException"/>, never a mapping past the end). The offset need not be
-    /// page-aligned. The descriptor is duplicated: the caller keeps, and closes, its own.
+    /// page-aligned. The descriptor is duplicated: the caller keeps, and closes, its own. The file is not
+    /// sealed (see the overload with <c>sealAgainstShrinking</c>).
     /// </summary>
     /// <param name="fd">A shared-memory descriptor (memfd, tmpfs or hugetlbfs file) open for reading and writing.</param>
     /// <param name="offset">The file offset of the region's first byte.</param>
@@ -113,7 +124,29 @@ public sealed unsafe class MemfdGuestRegion : IDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is zero, <paramref name="offset"/> + <paramref name="size"/> lies past the end of the file (or overflows), or the region wraps 2^64.</exception>
     /// <exception cref="LinuxException"><c>fstat</c>, <c>fcntl</c> or <c>mmap</c> failed (<c>EACCES</c>: not open for writing; <c>ENODEV</c>: not mappable).</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="fd"/> was closed.</exception>
-    public static MemfdGuestRegion Map(SafeHandle fd, ulong offset, ulong size, GuestAddress start)
+    public static MemfdGuestRegion Map(SafeHandle fd, ulong offset, ulong size, GuestAddress start) =>
+        Map(fd, offset, size, start, sealAgainstShrinking: false);
+
+    /// <summary>
+    /// Maps shared memory received from elsewhere, as <see cref="Map(SafeHandle, ulong, ulong, GuestAddress)"/>,
+    /// optionally sealing the file against shrinking first. A process that truncates a file under a shared
+    /// mapping makes every later access past the new end a <c>SIGBUS</c>, which a .NET process cannot survive;
+    /// with <c>F_SEAL_SHRINK</c> in place before the size is checked, no truncation can follow. The seal is the
+    /// file's, so the sender can no longer shrink it either (growing stays allowed); files that cannot be sealed
+    /// (not a memfd, a memfd made without <c>MFD_ALLOW_SEALING</c>, or one sealed with <c>F_SEAL_SEAL</c> but
+    /// not <c>F_SEAL_SHRINK</c>) are mapped anyway: <see cref="IsSealedAgainstShrinking"/> tells the caller.
+    /// </summary>
+    /// <param name="fd">A shared-memory descriptor (memfd, tmpfs or hugetlbfs file) open for reading and writing.</param>
+    /// <param name="offset">The file offset of the region's first byte.</param>
+    /// <param name="size">The size in bytes (not zero).</param>
+    /// <param name="start">The guest-physical address of the first byte.</param>
+    /// <param name="sealAgainstShrinking">Add <c>F_SEAL_SHRINK</c> to the file when it does not carry it and allows it.</param>
+    /// <returns>The mapped region.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="fd"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is zero, <paramref name="offset"/> + <paramref name="size"/> lies past the end of the file (or overflows), or the region wraps 2^64.</exception>
+    /// <exception cref="LinuxException"><c>fstat</c> or <c>mmap</c> failed (<c>EACCES</c>: not open for writing; <c>ENODEV</c>: not mappable).</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="fd"/> was closed.</exception>
+    public static MemfdGuestRegion Map(SafeHandle fd, ulong offset, ulong size, GuestAddress start, bool sealAgainstShrinking)
     {
         ArgumentNullException.ThrowIfNull(fd);
         CheckSize(size, nameof(size));
@@ -123,8 +156,11 @@ public sealed unsafe class MemfdGuestRegion : IDisposable
         }
 
         ulong fileSize;
+        bool sealedAgainstShrinking;
         using (var r = new FdRef(fd))
         {
+            // The seal first, the size after: a truncation between the two is then seen by fstat, none can follow.
+            sealedAgainstShrinking = HasShrinkSeal(r.Value, sealAgainstShrinking);
             stat st;
             if (LibC.fstat(r.Value, &st) < 0)
             {
@@ -143,7 +179,7 @@ public sealed unsafe class MemfdGuestRegion : IDisposable
         SafeFileDescriptor copy = SafeFileDescriptor.Duplicate(fd);
         try
         {
-            return MapOwned(copy, offset, size, start);
+            return MapOwned(copy, offset, size, start, sealedAgainstShrinking);
         }
         catch
         {
@@ -164,8 +200,25 @@ public sealed unsafe class MemfdGuestRegion : IDisposable
         }
     }
 
+    /// <summary>Whether the file carries <c>F_SEAL_SHRINK</c> (after adding it, when asked and allowed). Never throws: files without seals say no.</summary>
+    private static bool HasShrinkSeal(int fd, bool add)
+    {
+        int seals = LibC.fcntl(fd, LibC.F_GET_SEALS);
+        if (seals < 0)
+        {
+            return false;   // EINVAL: not a file that supports seals (tmpfs file, hugetlbfs)
+        }
+
+        if ((seals & LibC.F_SEAL_SHRINK) != 0)
+        {
+            return true;
+        }
+
+        return add && (seals & LibC.F_SEAL_SEAL) == 0 && LibC.fcntl(fd, LibC.F_ADD_SEALS, LibC.F_SEAL_SHRINK) == 0;
+    }
+
     /// <summary>Maps [offset, offset + size) of an owned fd (range already checked) and builds the region.</summary>
-    private static MemfdGuestRegion MapOwned(SafeFileDescriptor fd, ulong offset, ulong size, GuestAddress start)
+    private static MemfdGuestRegion MapOwned(SafeFileDescriptor fd, ulong offset, ulong size, GuestAddress start, bool sealedAgainstShrinking)
     {
         ulong page = (ulong)Environment.SystemPageSize;
         ulong alignedOffset = offset & ~(page - 1);
@@ -186,7 +239,7 @@ public sealed unsafe class MemfdGuestRegion : IDisposable
         try
         {
             GuestRegion region = GuestRegion.FromHost(start, (IntPtr)((byte*)p + delta), size, mapping);
-            return new MemfdGuestRegion(region, fd, offset);
+            return new MemfdGuestRegion(region, fd, offset, sealedAgainstShrinking);
         }
         catch
         {

@@ -89,6 +89,73 @@ public sealed class MemfdGuestRegionTests
     }
 
     [Fact]
+    public unsafe void Map_SealableUnsealedMemfd_SealedAgainstShrinkingBeforeMapping()
+    {
+        using SafeFileDescriptor fd = NewMemfd(LibC.MFD_CLOEXEC | LibC.MFD_ALLOW_SEALING, 8192);
+        using (MemfdGuestRegion plain = MemfdGuestRegion.Map(fd, 0, 8192, Base))
+        {
+            Assert.False(plain.IsSealedAgainstShrinking);   // not asked: the file is left as it is
+            Assert.Equal(0, LibC.fcntl(fd.Fd, LibC.F_GET_SEALS) & LibC.F_SEAL_SHRINK);
+        }
+
+        using MemfdGuestRegion region = MemfdGuestRegion.Map(fd, 0, 8192, Base, sealAgainstShrinking: true);
+        Assert.True(region.IsSealedAgainstShrinking);
+        Assert.NotEqual(0, LibC.fcntl(fd.Fd, LibC.F_GET_SEALS) & LibC.F_SEAL_SHRINK);
+        Assert.Equal(-1, LibC.ftruncate(fd.Fd, 4096));     // the sender can no longer cut it under us
+        Assert.Equal(LibC.EPERM, LibC.errno);
+        Assert.Equal(0, LibC.ftruncate(fd.Fd, 16384));     // growing stays allowed
+        using var memory = new GuestMemory([region.Region], ownsRegions: false);
+        memory.GetSpan(Base, 8192).Fill(0x5a);   // the whole mapping is usable
+    }
+
+    [Fact]
+    public unsafe void Map_MemfdWithoutSealing_MappedButReportedUnsealed()
+    {
+        using SafeFileDescriptor fd = NewMemfd(LibC.MFD_CLOEXEC, 4096);   // F_SEAL_SEAL from birth
+        using MemfdGuestRegion region = MemfdGuestRegion.Map(fd, 0, 4096, Base, sealAgainstShrinking: true);
+        Assert.False(region.IsSealedAgainstShrinking);
+        Assert.Equal(0, LibC.fcntl(fd.Fd, LibC.F_GET_SEALS) & LibC.F_SEAL_SHRINK);
+    }
+
+    [Fact]
+    public void Map_TmpfsFile_MappedButReportedUnsealed()
+    {
+        string path = Path.Combine("/dev/shm", "virtioring-test-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var f = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite))
+            {
+                f.SetLength(4096);
+            }
+
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+            using MemfdGuestRegion region = MemfdGuestRegion.Map(handle, 0, 4096, Base, sealAgainstShrinking: true);
+            Assert.False(region.IsSealedAgainstShrinking);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Create_Region_ReportsSealed()
+    {
+        using var region = MemfdGuestRegion.Create(Base, 4096);
+        Assert.True(region.IsSealedAgainstShrinking);
+    }
+
+    internal static unsafe SafeFileDescriptor NewMemfd(uint flags, long size)
+    {
+        byte* name = stackalloc byte[] { (byte)'t', 0 };
+        int raw = LibC.memfd_create(name, flags);
+        Assert.True(raw >= 0, "memfd_create");
+        var fd = new SafeFileDescriptor(raw, ownsHandle: true);
+        Assert.Equal(0, LibC.ftruncate(raw, size));
+        return fd;
+    }
+
+    [Fact]
     public unsafe void Create_SealedAgainstResize_FtruncateFailsWithEperm()
     {
         using var region = MemfdGuestRegion.Create(Base, 8192);

@@ -1,7 +1,10 @@
 using System;
+using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 using VirtioRing.Net;
+using VirtioRing.Net.Backends;
 using VirtioRing.Net.Driver;
 using VirtioRing.VhostUser.Backend;
 using VirtioRing.VhostUser.Protocol;
@@ -171,6 +174,129 @@ public sealed class EndToEndTests
             Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
             Assert.Equal(VhostUserProtocolError.BadMemoryRegion, Assert.IsType<VhostUserProtocolException>(result.Error).Error);
         }
+    }
+
+    /// <summary>
+    /// A front-end that truncates a mapped file would make the back-end's next access a SIGBUS (the process dies, with
+    /// every device it serves). The back-end seals each file against shrinking where the file allows it; memory that
+    /// cannot be sealed (a tmpfs file here) is mapped with a warning, or refused with RequireSealedMemory.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public unsafe void AddMemReg_FileTheFrontEndCouldTruncate_SealedOrWarnedOrRefused(bool requireSealed)
+    {
+        using var harness = new BackendHarness(options: null);
+        using var strict = new BackendHarness(options: new VhostUserNetBackendOptions { RequireSealedMemory = true });
+        BackendHarness h = requireSealed ? strict : harness;
+        using var guest = new VhostGuest(h.Device.OfferedFeatures, packed: false);
+        string path = Path.Combine("/dev/shm", "virtioring-test-" + Guid.NewGuid().ToString("N"));
+        byte name = 0;
+        int raw = Tmds.Linux.LibC.memfd_create(&name, Tmds.Linux.LibC.MFD_CLOEXEC | Tmds.Linux.LibC.MFD_ALLOW_SEALING);
+        Assert.True(raw >= 0);
+        using var sealable = new VirtioRing.Linux.SafeFileDescriptor(raw, ownsHandle: true);
+        Assert.Equal(0, Tmds.Linux.LibC.ftruncate(raw, 0x10000));
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = h.Connect();
+        try
+        {
+            using (var f = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite))
+            {
+                f.SetLength(0x10000);
+            }
+
+            using var tmpfs = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+            using (frontend)
+            {
+                Negotiate(frontend, guest);
+                byte[] region = new byte[VhostUserCodec.SingleRegionLength];
+
+                // A memfd that allows sealing: sealed by the back-end, the front-end can no longer shrink it.
+                VhostUserCodec.WriteSingleRegion(region, new VhostUserMemoryRegion(0x4000_0000, 0x10000, 0x7000_0000_0000, 0));
+                frontend.Send(VhostUserRequest.AddMemReg, region, sealable);
+                Assert.NotEqual(0, Tmds.Linux.LibC.fcntl(raw, Tmds.Linux.LibC.F_GET_SEALS) & Tmds.Linux.LibC.F_SEAL_SHRINK);
+                Assert.Equal(-1, Tmds.Linux.LibC.ftruncate(raw, 0x1000));
+                Assert.DoesNotContain(h.Logger.Entries, e => e.Message.Contains("truncate", StringComparison.Ordinal));
+
+                // A tmpfs file cannot be sealed.
+                VhostUserCodec.WriteSingleRegion(region, new VhostUserMemoryRegion(0x5000_0000, 0x10000, 0x7100_0000_0000, 0));
+                frontend.ReplyAck = !requireSealed;
+                frontend.Send(VhostUserRequest.AddMemReg, region, tmpfs);
+                if (!requireSealed)
+                {
+                    Assert.Contains(h.Logger.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("can still truncate", StringComparison.Ordinal));
+                    guest.StartRings(frontend);
+                    guest.Driver.Bind(guest.Rings, guest.Kicks);
+                    Assert.Equal(10, Echo(guest, 0, 10));
+                }
+            }
+
+            VhostUserSessionResult result = BackendHarness.Finish(session);
+            if (requireSealed)
+            {
+                Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
+                var error = Assert.IsType<VhostUserProtocolException>(result.Error);
+                Assert.Equal(VhostUserProtocolError.BadFileDescriptor, error.Error);
+                Assert.Contains("sealed", error.Message, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.Equal(VhostUserSessionEnd.PeerClosed, result.End);
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// A transmit chain the engine holds when the ring stops (the backend was busy) has been popped but not used.
+    /// GET_VRING_BASE must report the position before it, so the restarted ring offers it again: on a packed ring
+    /// the avail half is rewound to the used half (it used to stay past the chain: the frame was lost and the
+    /// driver never got its buffer back).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GetVringBase_TransmitChainHeldForBusyBackend_OfferedAgainAfterRestart(bool packed)
+    {
+        var loopback = new LoopbackBackend(LoopbackMode.Capture, capacity: 1);
+        using var harness = new BackendHarness(loopback: loopback);
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed);
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            Negotiate(frontend, guest);
+            guest.StartRings(frontend);
+            guest.Driver.Bind(guest.Rings, guest.Kicks);
+            Assert.True(guest.Driver.TrySend(0, Frame(0), default));
+            Assert.True(guest.Driver.TrySend(0, Frame(1), default));   // the backend holds one frame: this one waits
+            Assert.True(SpinWait.SpinUntil(() => harness.Device.GetCounters(1).Busy > 0, 10_000), "the second frame was not held");
+
+            frontend.SetState(VhostUserRequest.SetVringEnable, 0, 0);
+            frontend.SetState(VhostUserRequest.SetVringEnable, 1, 0);
+            uint[] bases = [frontend.GetVringBase(0), frontend.GetVringBase(1)];
+            uint transmit = bases[1];
+            if (packed)
+            {
+                Assert.Equal(transmit >> 16, transmit & 0xffff);   // next avail = next used: the held chain is offered again
+            }
+            else
+            {
+                Assert.Equal(1u, transmit);
+            }
+
+            Assert.True(loopback.TryTakeTransmitted(0, out _, out byte[] first));
+            Assert.Equal(Frame(0), first);
+            guest.StartRings(frontend, bases);
+            byte[]? second = null;
+            Assert.True(SpinWait.SpinUntil(() => loopback.TryTakeTransmitted(0, out _, out second), 10_000), "the held frame was lost");
+            Assert.Equal(Frame(1), second);
+            Assert.False(loopback.TryTakeTransmitted(0, out _, out _));   // once, not twice
+            Assert.True(SpinWait.SpinUntil(() => guest.Driver.ReclaimTransmitted(0) >= 0 && guest.Driver.GetTransmitOutstanding(0) == 0, 10_000), "the driver did not get both buffers back");
+        }
+
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
     }
 
     [Fact]

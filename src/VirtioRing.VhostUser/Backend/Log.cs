@@ -36,4 +36,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "vhost-user {Device}: {Request} refused: config access at offset {Offset}, size {Size}, flags {Flags}")]
     public static partial void ConfigRefused(ILogger logger, string device, VhostUserRequest request, uint offset, uint size, uint flags);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "vhost-user {Device}: {Request} maps memory the front-end can still truncate (no F_SEAL_SHRINK, and the file cannot be sealed); a truncation would end this process with SIGBUS. Use sealed memfds (QEMU: memory-backend-memfd) or set RequireSealedMemory to refuse such memory")]
+    public static partial void UnsealedMemory(ILogger logger, string device, VhostUserRequest request);
 }

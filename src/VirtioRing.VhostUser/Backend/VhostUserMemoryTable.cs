@@ -39,6 +39,23 @@ internal sealed class VhostUserMemoryTable : IDisposable
     /// <summary>Gets the number of regions.</summary>
     public int Count => _entries.Length;
 
+    /// <summary>Gets a value indicating whether every region's file is sealed against shrinking (no truncation can make an access a SIGBUS).</summary>
+    public bool AllSealed
+    {
+        get
+        {
+            foreach (Entry e in _entries)
+            {
+                if (!e.Mapping.Region.IsSealedAgainstShrinking)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+
     /// <summary>Gets the region descriptions, in table order.</summary>
     public IEnumerable<VhostUserMemoryRegion> Regions
     {
@@ -51,9 +68,12 @@ internal sealed class VhostUserMemoryTable : IDisposable
         }
     }
 
-    /// <summary>Maps a new table from a <c>SET_MEM_TABLE</c>: one fd per region, in order (the fds are the caller's; each mapping holds a duplicate).</summary>
-    /// <exception cref="VhostUserProtocolException">A region is empty, wraps, overlaps another, or lies past its file; or an fd cannot be mapped.</exception>
-    public static VhostUserMemoryTable Create(VhostUserRequest request, ReadOnlySpan<VhostUserMemoryRegion> regions, ReadOnlySpan<SafeFileDescriptor> fds)
+    /// <summary>
+    /// Maps a new table from a <c>SET_MEM_TABLE</c>: one fd per region, in order (the fds are the caller's; each
+    /// mapping holds a duplicate). Each file is sealed against shrinking where it allows it (see <see cref="AllSealed"/>).
+    /// </summary>
+    /// <exception cref="VhostUserProtocolException">A region is empty, wraps, overlaps another, or lies past its file; an fd cannot be mapped; or, with <paramref name="requireSealed"/>, a file cannot be sealed.</exception>
+    public static VhostUserMemoryTable Create(VhostUserRequest request, ReadOnlySpan<VhostUserMemoryRegion> regions, ReadOnlySpan<SafeFileDescriptor> fds, bool requireSealed)
     {
         Debug.Assert(regions.Length == fds.Length, "one fd per region");
         var entries = new List<Entry>(regions.Length);
@@ -62,7 +82,7 @@ internal sealed class VhostUserMemoryTable : IDisposable
             for (int i = 0; i < regions.Length; i++)
             {
                 CheckOverlap(request, entries, regions[i]);
-                entries.Add(new Entry(regions[i], MappedRegion.Map(request, regions[i], fds[i]), 1));
+                entries.Add(new Entry(regions[i], MappedRegion.Map(request, regions[i], fds[i], requireSealed), 1));
             }
 
         }
@@ -85,8 +105,8 @@ internal sealed class VhostUserMemoryTable : IDisposable
     /// and stays until as many <c>REM_MEM_REG</c> have removed it. QEMU runs one vhost device per queue pair on one
     /// socket, each with its own view of the slots, and each adds (and later removes) every region itself.
     /// </summary>
-    /// <exception cref="VhostUserProtocolException">The region is bad or overlaps a different one, or the table is full.</exception>
-    public static VhostUserMemoryTable WithRegion(VhostUserMemoryTable? table, VhostUserMemoryRegion region, SafeFileDescriptor fd, int maxRegions)
+    /// <exception cref="VhostUserProtocolException">The region is bad or overlaps a different one, the table is full, or (with <paramref name="requireSealed"/>) its file cannot be sealed.</exception>
+    public static VhostUserMemoryTable WithRegion(VhostUserMemoryTable? table, VhostUserMemoryRegion region, SafeFileDescriptor fd, int maxRegions, bool requireSealed)
     {
         var entries = new List<Entry>(table?._entries ?? []);
         int same = entries.FindIndex(e => e.Description == region);
@@ -102,7 +122,7 @@ internal sealed class VhostUserMemoryTable : IDisposable
         }
 
         CheckOverlap(VhostUserRequest.AddMemReg, entries, region);
-        MappedRegion mapping = MappedRegion.Map(VhostUserRequest.AddMemReg, region, fd);
+        MappedRegion mapping = MappedRegion.Map(VhostUserRequest.AddMemReg, region, fd, requireSealed);
         foreach (Entry e in entries)
         {
             e.Mapping.AddRef();
@@ -244,11 +264,12 @@ internal sealed class VhostUserMemoryTable : IDisposable
 
         public MemfdGuestRegion Region { get; }
 
-        public static MappedRegion Map(VhostUserRequest request, VhostUserMemoryRegion r, SafeFileDescriptor fd)
+        public static MappedRegion Map(VhostUserRequest request, VhostUserMemoryRegion r, SafeFileDescriptor fd, bool requireSealed)
         {
+            MemfdGuestRegion region;
             try
             {
-                return new MappedRegion(MemfdGuestRegion.Map(fd, r.MmapOffset, r.Size, new GuestAddress(r.GuestAddress)));
+                region = MemfdGuestRegion.Map(fd, r.MmapOffset, r.Size, new GuestAddress(r.GuestAddress), sealAgainstShrinking: true);
             }
             catch (ArgumentException e)
             {
@@ -260,6 +281,14 @@ internal sealed class VhostUserMemoryTable : IDisposable
                 VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadFileDescriptor, request, $"region at guest 0x{r.GuestAddress:x} cannot be mapped: {e.Message}");
                 return null;
             }
+
+            if (requireSealed && !region.IsSealedAgainstShrinking)
+            {
+                region.Dispose();
+                VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadFileDescriptor, request, $"region at guest 0x{r.GuestAddress:x}: its file is not sealed against shrinking and cannot be (F_SEAL_SHRINK); a truncation would crash the process");
+            }
+
+            return new MappedRegion(region);
         }
 
         public void AddRef() => Interlocked.Increment(ref _references);

@@ -72,7 +72,7 @@ public sealed partial class VhostUserNetBackend
                     RequireProtocol(r, VhostUserProtocolFeatures.ConfigureMemSlots);
                     VhostUserMemoryRegion region = VhostUserCodec.ReadSingleRegion(payload);
                     using SafeFileDescriptor fd = message.TakeFd(0);
-                    SwapTable(VhostUserMemoryTable.WithRegion(_table, region, fd, _options.MaxMemorySlots), r);
+                    SwapTable(VhostUserMemoryTable.WithRegion(_table, region, fd, _options.MaxMemorySlots, _options.RequireSealedMemory), r);
                     break;
                 }
 
@@ -320,7 +320,7 @@ public sealed partial class VhostUserNetBackend
                 fds[i] = message.TakeFd(i);
             }
 
-            SwapTable(VhostUserMemoryTable.Create(VhostUserRequest.SetMemTable, regions, fds), VhostUserRequest.SetMemTable);
+            SwapTable(VhostUserMemoryTable.Create(VhostUserRequest.SetMemTable, regions, fds, _options.RequireSealedMemory), VhostUserRequest.SetMemTable);
         }
         finally
         {

@@ -122,7 +122,10 @@ public sealed partial class VhostUserNetBackend
     /// next avail index, less the chains still held (the engine holds only the last ones it popped: a
     /// receive writer's unfilled buffers, a transmit chain for a busy backend), so a restart offers
     /// them again instead of losing them. Packed: bits 0–14 the next descriptor, bit 15 the driver
-    /// wrap counter, bits 16–30 the next used slot, bit 31 the device wrap counter.
+    /// wrap counter, bits 16–30 the next used slot, bit 31 the device wrap counter. Held chains being
+    /// the last popped, their descriptors are exactly the slots from the used position to the avail one
+    /// (no used element has been written over them), so with chains held the avail half is rewound to
+    /// the used half and the restarted ring reads them again.
     /// </summary>
     private static uint SaveBase(VhostUserVring ring)
     {
@@ -130,8 +133,8 @@ public sealed partial class VhostUserNetBackend
         QueueState s = queue.SaveState();
         if (queue is PackedDeviceQueue)
         {
-            uint avail = (uint)(s.NextAvail & 0x7fff) | (s.AvailWrapCounter ? 0x8000u : 0u);
             uint used = (uint)(s.NextUsed & 0x7fff) | (s.UsedWrapCounter ? 0x8000u : 0u);
+            uint avail = queue.InFlight > 0 ? used : (uint)(s.NextAvail & 0x7fff) | (s.AvailWrapCounter ? 0x8000u : 0u);
             return avail | (used << 16);
         }
 
@@ -330,6 +333,12 @@ public sealed partial class VhostUserNetBackend
     private void SwapTable(VhostUserMemoryTable? table, VhostUserRequest request)
     {
         Device.Stop();
+        if (table is { AllSealed: false } && !_unsealedWarned)
+        {
+            _unsealedWarned = true;   // once per session
+            Log.UnsealedMemory(_logger, Device.Name, request);
+        }
+
         VhostUserMemoryTable? old = _table;
         _table = table;
         if (old is not null)
@@ -476,6 +485,7 @@ public sealed partial class VhostUserNetBackend
         _protocol = VhostUserProtocolFeatures.None;
         _acked = 0;
         _featuresSet = false;
+        _unsealedWarned = false;
         _status = 0;
     }
 }

@@ -58,6 +58,7 @@ public sealed partial class VhostUserNetBackend : IDisposable
     private VhostUserProtocolFeatures _protocol;
     private ulong _acked;
     private bool _featuresSet;
+    private bool _unsealedWarned;
     private byte _status;
     private long _messages;
     private bool _disposed;

@@ -17,6 +17,16 @@ public sealed class VhostUserNetBackendOptions
     /// <summary>Gets the number of memory slots reported by <c>GET_MAX_MEM_SLOTS</c> and allowed for <c>ADD_MEM_REG</c> (1 to 509; default 8).</summary>
     public int MaxMemorySlots { get; init; } = 8;
 
+    /// <summary>
+    /// Gets a value indicating whether memory the front-end cannot truncate is required. The back-end maps each region's
+    /// file after sealing it against shrinking (<c>F_SEAL_SHRINK</c>) where the file allows that (a memfd made with
+    /// <c>MFD_ALLOW_SEALING</c>; QEMU's <c>memory-backend-memfd</c> comes sealed): a front-end that truncated a mapped file
+    /// would make the next access a <c>SIGBUS</c>, which ends the process and every device it serves. Files that
+    /// cannot be sealed (tmpfs or hugetlbfs files, unsealable memfds) are mapped with a warning by default; with this
+    /// set, they are refused (a protocol error closes the connection). Default false.
+    /// </summary>
+    public bool RequireSealedMemory { get; init; }
+
     /// <summary>Gets the logger (errors that closed a connection, session start and end); null for none.</summary>
     public ILogger? Logger { get; init; }
 }

@@ -19,9 +19,9 @@ public sealed class BackendHarness : IDisposable
 
     private readonly EpollWorkerSignalFactory _signals = new();
 
-    public BackendHarness(int maxQueuePairs = 1, VhostUserNetBackendOptions? options = null, bool epollWorkers = true)
+    public BackendHarness(int maxQueuePairs = 1, VhostUserNetBackendOptions? options = null, bool epollWorkers = true, LoopbackBackend? loopback = null)
     {
-        Loopback = new LoopbackBackend(LoopbackMode.Echo);
+        Loopback = loopback ?? new LoopbackBackend(LoopbackMode.Echo);
         Device = new NetDevice(new NetDeviceOptions
         {
             Mac = Mac,
