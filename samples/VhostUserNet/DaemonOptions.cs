@@ -18,11 +18,78 @@ public sealed record DaemonOptions(
     TimeSpan Duration,
     TimeSpan ReportInterval)
 {
+    /// <summary>The default <see cref="MeterName"/>.</summary>
+    public const string DefaultMeterName = "VirtioRing.VhostUserNet";
+
     /// <summary>
-    /// Gets a value indicating whether devices with more than one queue pair offer <c>CONFIGURE_MEM_SLOTS</c>
-    /// (off by default: QEMU adds the same region once per queue pair, see <see cref="VhostUserDaemon"/>).
+    /// Gets the network interfaces of <see cref="DaemonBackend.Nic"/>, one per socket in the same order (device
+    /// <c>i</c> gets a packet-socket backend on <c>Interfaces[i]</c>); each interface at most once. Unused by the
+    /// other backends.
     /// </summary>
-    public bool MemorySlotsWithMultiqueue { get; init; }
+    public IReadOnlyList<string> Interfaces { get; init; } = [];
+
+    /// <summary>Gets the name of the daemon's <see cref="System.Diagnostics.Metrics.Meter"/> (per-device counters, see <see cref="DaemonMetrics"/>).</summary>
+    public string MeterName { get; init; } = DefaultMeterName;
+
+    /// <summary>Gets the name of the switch's own meter (per-port counters; <see cref="DaemonBackend.Switch"/> only).</summary>
+    public string SwitchMeterName { get; init; } = VirtioRing.Net.Switching.NetSwitch.DefaultMeterName;
+
+    /// <summary>Checks the options together (what one option alone cannot tell).</summary>
+    /// <returns>A one-line description of the first problem, or <see langword="null"/> when the options are consistent.</returns>
+    public string? Validate()
+    {
+        if (Sockets.Count == 0)
+        {
+            return "at least one --socket is needed";
+        }
+
+        if (Queues is < 1 or > 16)
+        {
+            return "--queues must be between 1 and 16";
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string s in Sockets)
+        {
+            if (string.IsNullOrWhiteSpace(s))
+            {
+                return "--socket cannot be empty";
+            }
+
+            if (!seen.Add(s))
+            {
+                return $"--socket {s} is given twice";
+            }
+        }
+
+        if (Backend == DaemonBackend.Nic)
+        {
+            if (Interfaces.Count != Sockets.Count)
+            {
+                return $"--backend nic needs one --interface per --socket, in the same order ({Sockets.Count} socket(s), {Interfaces.Count} interface(s))";
+            }
+
+            seen.Clear();
+            foreach (string i in Interfaces)
+            {
+                if (string.IsNullOrWhiteSpace(i) || i.Length > 15 || i.Contains('/', StringComparison.Ordinal) || i.Contains(' ', StringComparison.Ordinal))
+                {
+                    return $"--interface \"{i}\" is not an interface name (1 to 15 characters, no '/' or space)";
+                }
+
+                if (!seen.Add(i))
+                {
+                    return $"--interface {i} is given twice: each device needs an interface of its own (several packet sockets on one interface would each see every frame)";
+                }
+            }
+        }
+        else if (Interfaces.Count > 0)
+        {
+            return "--interface is only used with --backend nic";
+        }
+
+        return null;
+    }
 }
 
 /// <summary>Where the daemon's devices send their frames.</summary>
@@ -33,4 +100,7 @@ public enum DaemonBackend
 
     /// <summary>One TAP device per socket (needs CAP_NET_ADMIN and /dev/net/tun).</summary>
     Tap,
+
+    /// <summary>One network interface per socket through <c>AF_PACKET</c> sockets, one per queue pair in a fanout group (needs CAP_NET_RAW).</summary>
+    Nic,
 }

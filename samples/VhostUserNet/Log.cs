@@ -15,6 +15,9 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Information, "{Device}: TAP {Tap}")]
     public static partial void TapCreated(ILogger logger, string device, string tap);
 
+    [LoggerMessage(11, LogLevel.Information, "{Device}: packet sockets on {Interface} (index {Index})")]
+    public static partial void NicAttached(ILogger logger, string device, string @interface, int index);
+
     [LoggerMessage(4, LogLevel.Error, "{Device}: serving {Socket} failed")]
     public static partial void ServingFailed(ILogger logger, Exception error, string device, string socket);
 

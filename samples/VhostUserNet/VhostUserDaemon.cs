@@ -6,20 +6,21 @@ using System.Text;
 using System.Threading;
 using Microsoft.Extensions.Logging;
 using VirtioRing.Linux;
+using VirtioRing.Linux.Packet;
 using VirtioRing.Linux.Tap;
 using VirtioRing.Net;
 using VirtioRing.Net.Backends;
 using VirtioRing.Net.Engine;
 using VirtioRing.Net.Switching;
 using VirtioRing.VhostUser.Backend;
-using VirtioRing.VhostUser.Protocol;
 
 namespace VhostUserNet;
 
 /// <summary>
 /// The daemon: one <see cref="NetDevice"/> per socket, each served by a <see cref="VhostUserNetBackend"/> on a
-/// thread of its own (server or reconnecting client mode), its frames going to one shared <see cref="NetSwitch"/>
-/// or to a TAP of its own. Used by the sample's <c>Program</c> and, in-process, by the QEMU interop tests.
+/// thread of its own (server or reconnecting client mode), its frames going to one shared <see cref="NetSwitch"/>,
+/// to a TAP of its own, or to a network interface of its own through packet sockets. Counters are published through
+/// <see cref="Metrics"/> (and the switch's own meter). Used by the sample's <c>Program</c> and, in-process, by tests.
 /// </summary>
 public sealed class VhostUserDaemon : IDisposable
 {
@@ -34,25 +35,29 @@ public sealed class VhostUserDaemon : IDisposable
     /// <summary>Creates the devices (and the switch or the TAPs); nothing is served until <see cref="Start"/>.</summary>
     /// <param name="options">What to serve.</param>
     /// <param name="loggers">Where the backends and the daemon log.</param>
+    /// <exception cref="ArgumentException">The options are inconsistent (<see cref="DaemonOptions.Validate"/>).</exception>
+    /// <exception cref="DaemonSetupException">A backend could not be created (no such interface, no privilege, …); the message is one line.</exception>
     public VhostUserDaemon(DaemonOptions options, ILoggerFactory loggers)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggers);
-        if (options.Sockets.Count == 0)
+        if (options.Validate() is { } problem)
         {
-            throw new ArgumentException("At least one socket is needed.", nameof(options));
+            throw new ArgumentException(problem, nameof(options));
         }
 
         _options = options;
         _loggers = loggers;
         _log = loggers.CreateLogger("VhostUserNet");
-        Switch = options.Backend == DaemonBackend.Switch ? new NetSwitch() : null;
+        Switch = options.Backend == DaemonBackend.Switch ? new NetSwitch(new NetSwitchOptions { MeterName = options.SwitchMeterName }) : null;
         try
         {
             for (int i = 0; i < options.Sockets.Count; i++)
             {
                 _devices.Add(CreateDevice(i, options.Sockets[i]));
             }
+
+            Metrics = new DaemonMetrics(options.MeterName, _devices);
         }
         catch
         {
@@ -61,8 +66,11 @@ public sealed class VhostUserDaemon : IDisposable
         }
     }
 
-    /// <summary>Gets the switch joining the devices, or null with TAP backends.</summary>
+    /// <summary>Gets the switch joining the devices (its per-port meter is <see cref="NetSwitch.Meter"/>), or null with the other backends.</summary>
     public NetSwitch? Switch { get; }
+
+    /// <summary>Gets the daemon's meter and its per-device instruments.</summary>
+    public DaemonMetrics Metrics { get; } = null!;
 
     /// <summary>Gets the devices, one per socket, in the order of the sockets.</summary>
     public IReadOnlyList<DaemonDevice> Devices => _devices;
@@ -78,37 +86,29 @@ public sealed class VhostUserDaemon : IDisposable
         }
     }
 
-    /// <summary>Formats the one-line counter summary: frames and bytes each device transmitted and received.</summary>
-    /// <returns>The line.</returns>
+    /// <summary>
+    /// Formats the one-line counter summary from the same numbers as <see cref="Metrics"/>: per device whether it is
+    /// up, its active pairs, frames and bytes the guest sent (tx) and received (rx), and drops.
+    /// </summary>
+    /// <returns>The line (plain text, readable in a log file).</returns>
     public string FormatCounters()
     {
         var line = new StringBuilder();
         foreach (DaemonDevice d in _devices)
         {
-            long rxFrames = 0, rxBytes = 0, txFrames = 0, txBytes = 0, drops = 0;
-            for (int p = 0; p < d.Device.MaxQueuePairs; p++)
-            {
-                NetQueueCounters rx = d.Device.GetCounters(2 * p);
-                NetQueueCounters tx = d.Device.GetCounters((2 * p) + 1);
-                rxFrames += rx.Packets;
-                rxBytes += rx.Bytes;
-                txFrames += tx.Packets;
-                txBytes += tx.Bytes;
-                drops += rx.TotalDrops + tx.TotalDrops;
-            }
-
+            DaemonDeviceCounters c = d.GetCounters();
             if (line.Length > 0)
             {
                 line.Append(" | ");
             }
 
-            line.Append(CultureInfo.InvariantCulture, $"{d.Name} {(d.Device.IsRunning ? "up" : "down")} {d.Device.ActivePairs}q tx {txFrames} fr {txBytes} B, rx {rxFrames} fr {rxBytes} B, drops {drops}");
+            line.Append(CultureInfo.InvariantCulture, $"{d.Name} {(c.Up ? "up" : "down")} {c.ActivePairs}q tx {c.TxFrames} fr {c.TxBytes} B, rx {c.RxFrames} fr {c.RxBytes} B, drops tx {c.TxDrops} rx {c.RxDrops}");
         }
 
         return line.ToString();
     }
 
-    /// <summary>Stops serving (ends every session), waits for the serving threads, disposes the devices and removes the sockets the daemon listened on.</summary>
+    /// <summary>Stops serving (ends every session), waits for the serving threads, disposes the meters, the devices and their backends, and removes the sockets the daemon listened on.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -121,22 +121,26 @@ public sealed class VhostUserDaemon : IDisposable
             _disposed = true;
         }
 
-        _stop.Cancel();
-        foreach (DaemonDevice d in _devices)
-        {
-            d.Backend.Dispose();
-        }
+        Metrics?.Dispose();
 
+        // Cancelling shuts each session's socket down: the session ends as if the front-end had gone (rings stopped,
+        // device reset, fds closed, memory unmapped) and the serving thread returns. Only then is the backend disposed.
+        _stop.Cancel();
         foreach (DaemonDevice d in _devices)
         {
             if (d.Thread is { } t && !t.Join(TimeSpan.FromSeconds(10)))
             {
                 Log.ThreadStuck(_log, d.Name);
             }
+        }
 
+        foreach (DaemonDevice d in _devices)
+        {
+            d.Backend.Dispose();
             d.Device.Dispose();
             d.Signals.Dispose();
             d.Tap?.Dispose();
+            d.Nic?.Dispose();
             if (!_options.Client)
             {
                 // The listener removes its socket; a thread that never got to bind leaves none, but be sure.
@@ -153,6 +157,7 @@ public sealed class VhostUserDaemon : IDisposable
             }
         }
 
+        Switch?.Dispose();
         _stop.Dispose();
     }
 
@@ -160,20 +165,46 @@ public sealed class VhostUserDaemon : IDisposable
     {
         string name = "vu" + index.ToString(CultureInfo.InvariantCulture);
         TapBackend? tap = null;
+        PacketSocketBackend? nic = null;
         INetBackend backend;
-        if (Switch is not null)
+        switch (_options.Backend)
         {
-            backend = Switch.AddGuestPort(name, null, _options.Queues);
-        }
-        else
-        {
-            tap = TapBackend.Create(new TapOptions { Queues = _options.Queues, MultiQueue = _options.Queues > 1 });
-            backend = tap;
-            Log.TapCreated(_log, name, tap.Name);
+            case DaemonBackend.Switch:
+                backend = Switch!.AddGuestPort(name, null, _options.Queues);
+                break;
+            case DaemonBackend.Tap:
+                try
+                {
+                    tap = TapBackend.Create(new TapOptions { Queues = _options.Queues, MultiQueue = _options.Queues > 1 });
+                }
+                catch (LinuxException e)
+                {
+                    throw new DaemonSetupException($"{name}: cannot create a TAP device: {e.Message}{PrivilegeHint(e, "CAP_NET_ADMIN")}", e);
+                }
+
+                backend = tap;
+                Log.TapCreated(_log, name, tap.Name);
+                break;
+            default:
+                string ifname = _options.Interfaces[index];
+                try
+                {
+                    // Queue pairs = packet sockets in one fanout group: each pair gets whole flows.
+                    nic = new PacketSocketBackend(new PacketSocketOptions { Interface = ifname, Queues = _options.Queues });
+                }
+                catch (LinuxException e)
+                {
+                    throw new DaemonSetupException($"{name}: cannot attach to interface {ifname}: {e.Message}{PrivilegeHint(e, "CAP_NET_RAW")}", e);
+                }
+
+                backend = nic;
+                Log.NicAttached(_log, name, ifname, nic.InterfaceIndex);
+                break;
         }
 
         var signals = new EpollWorkerSignalFactory();
-        NetDevice device;
+        NetDevice? device = null;
+        VhostUserNetBackend vhost;
         try
         {
             device = new NetDevice(new NetDeviceOptions
@@ -185,31 +216,25 @@ public sealed class VhostUserDaemon : IDisposable
                 WorkerMode = NetWorkerMode.Blocking,
                 SignalFactory = signals.Create,
             });
+            vhost = new VhostUserNetBackend(device, new VhostUserNetBackendOptions
+            {
+                Logger = _loggers.CreateLogger("VhostUserNet." + name),
+            });
         }
         catch
         {
+            device?.Dispose();
             signals.Dispose();
             tap?.Dispose();
+            nic?.Dispose();
             throw;
         }
 
-        // QEMU 7.2 runs one vhost_dev per queue pair on the same socket, each with its own copy of the memory slots:
-        // with CONFIGURE_MEM_SLOTS the second pair's start sends ADD_MEM_REG for the region the first already added,
-        // which the backend refuses as an overlap (BadMemoryRegion) and closes the connection. Until the backend
-        // treats an identical region as already present, multi-queue devices offer SET_MEM_TABLE only.
-        VhostUserProtocolFeatures protocol = VhostUserNetBackendOptions.DefaultProtocolFeatures;
-        if (_options.Queues > 1 && !_options.MemorySlotsWithMultiqueue)
-        {
-            protocol &= ~VhostUserProtocolFeatures.ConfigureMemSlots;
-        }
-
-        var vhost = new VhostUserNetBackend(device, new VhostUserNetBackendOptions
-        {
-            ProtocolFeatures = protocol,
-            Logger = _loggers.CreateLogger("VhostUserNet." + name),
-        });
-        return new DaemonDevice(name, socket, device, vhost, signals, tap);
+        return new DaemonDevice(name, socket, device, vhost, signals, tap, nic);
     }
+
+    private static string PrivilegeHint(LinuxException e, string capability) =>
+        e.Errno is 1 or 13 ? " (run as root" + (e.Message.Contains(capability, StringComparison.Ordinal) ? ")" : $" or with {capability})") : string.Empty;   // EPERM, EACCES
 
     private void Serve(DaemonDevice d)
     {

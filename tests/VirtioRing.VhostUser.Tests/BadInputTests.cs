@@ -30,7 +30,7 @@ public sealed class BadInputTests
         SplitSizeNotPowerOfTwo,
         MisalignedRing,
         UnknownRequest,
-        DirtyLogNotOffered,
+        VringAddrUnknownFlag,
         RemoveUnknownRegion,
         SetNumWhileStarted,
         KickOnUnsetQueue,
@@ -40,6 +40,13 @@ public sealed class BadInputTests
         BadVersion,
         MissingFd,
         ExtraFd,
+        LogBaseWithoutFd,
+        LogBaseWithTwoFds,
+        LogBaseSizeZero,
+        LogBasePastItsFile,
+        LogBaseOffsetPastItsFile,
+        LogBaseOffsetPlusSizeWraps,
+        LogBaseNotNegotiated,
     }
 
     /// <summary>Hostile contents of a transmit ring the front-end set up correctly.</summary>
@@ -64,7 +71,7 @@ public sealed class BadInputTests
     [InlineData(BadCase.SplitSizeNotPowerOfTwo, VhostUserProtocolError.InvalidValue)]
     [InlineData(BadCase.MisalignedRing, VhostUserProtocolError.BadRingAddress)]
     [InlineData(BadCase.UnknownRequest, VhostUserProtocolError.UnknownRequest)]
-    [InlineData(BadCase.DirtyLogNotOffered, VhostUserProtocolError.InvalidValue)]
+    [InlineData(BadCase.VringAddrUnknownFlag, VhostUserProtocolError.InvalidValue)]
     [InlineData(BadCase.RemoveUnknownRegion, VhostUserProtocolError.BadMemoryRegion)]
     [InlineData(BadCase.SetNumWhileStarted, VhostUserProtocolError.OutOfOrder)]
     [InlineData(BadCase.KickOnUnsetQueue, VhostUserProtocolError.OutOfOrder)]
@@ -74,6 +81,13 @@ public sealed class BadInputTests
     [InlineData(BadCase.BadVersion, VhostUserProtocolError.BadVersion)]
     [InlineData(BadCase.MissingFd, VhostUserProtocolError.MissingFd)]
     [InlineData(BadCase.ExtraFd, VhostUserProtocolError.UnexpectedFd)]
+    [InlineData(BadCase.LogBaseWithoutFd, VhostUserProtocolError.MissingFd)]
+    [InlineData(BadCase.LogBaseWithTwoFds, VhostUserProtocolError.UnexpectedFd)]
+    [InlineData(BadCase.LogBaseSizeZero, VhostUserProtocolError.BadLog)]
+    [InlineData(BadCase.LogBasePastItsFile, VhostUserProtocolError.BadLog)]
+    [InlineData(BadCase.LogBaseOffsetPastItsFile, VhostUserProtocolError.BadLog)]
+    [InlineData(BadCase.LogBaseOffsetPlusSizeWraps, VhostUserProtocolError.BadLog)]
+    [InlineData(BadCase.LogBaseNotNegotiated, VhostUserProtocolError.UnsupportedRequest)]
     public void Serve_BadInput_LoggedConnectionClosedNothingLeaked(BadCase bad, VhostUserProtocolError expected)
     {
         using var harness = new BackendHarness();
@@ -224,6 +238,13 @@ public sealed class BadInputTests
         Assert.NotEqual(0UL, f.GetU64(VhostUserRequest.GetStatus) & 0x40);   // DEVICE_NEEDS_RESET
     }
 
+    private static byte[] LogPayload(ulong size, ulong offset)
+    {
+        byte[] p = new byte[VhostUserLog.Length];
+        VhostUserCodec.WriteLog(p, new VhostUserLog(size, offset));
+        return p;
+    }
+
     internal static void Provoke(TestFrontend f, VhostGuest guest, BadCase bad)
     {
         VhostUserMemoryRegion region = guest.RegionDescription;
@@ -257,7 +278,7 @@ public sealed class BadInputTests
                 f.SetU64(VhostUserRequest.SetFeatures, 1UL << 63);
                 break;
             case BadCase.ProtocolFeatureNotOffered:
-                f.SetU64(VhostUserRequest.SetProtocolFeatures, (ulong)VhostUserProtocolFeatures.LogShmfd);
+                f.SetU64(VhostUserRequest.SetProtocolFeatures, (ulong)VhostUserProtocolFeatures.InflightShmfd);
                 break;
             case BadCase.ConfigNotNegotiated:
                 f.ReplyAck = false;   // REPLY_ACK goes away with this SET_PROTOCOL_FEATURES
@@ -279,8 +300,8 @@ public sealed class BadInputTests
             case BadCase.UnknownRequest:
                 f.Send((VhostUserRequest)77, default);
                 break;
-            case BadCase.DirtyLogNotOffered:
-                f.SetVringAddr(guest.RingAddress(0) with { Flags = VhostUserVringAddress.LogFlag });
+            case BadCase.VringAddrUnknownFlag:
+                f.SetVringAddr(guest.RingAddress(0) with { Flags = VhostUserVringAddress.LogFlag | 2 });
                 break;
             case BadCase.RemoveUnknownRegion:
                 byte[] p = new byte[VhostUserCodec.SingleRegionLength];
@@ -314,6 +335,29 @@ public sealed class BadInputTests
                 break;
             case BadCase.ExtraFd:
                 f.SetU64(VhostUserRequest.SetFeatures, (ulong)guest.Accepted | VhostUserNetBackend.ProtocolFeaturesBit, guest.Kicks[0].Handle);
+                break;
+            case BadCase.LogBaseWithoutFd:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0x1000, 0));
+                break;
+            case BadCase.LogBaseWithTwoFds:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0x1000, 0), guest.MemoryFd, guest.MemoryFd);
+                break;
+            case BadCase.LogBaseSizeZero:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0, 0), guest.MemoryFd);
+                break;
+            case BadCase.LogBasePastItsFile:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(region.Size + 1, 0), guest.MemoryFd);
+                break;
+            case BadCase.LogBaseOffsetPastItsFile:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0x1000, region.Size - 0xfff), guest.MemoryFd);
+                break;
+            case BadCase.LogBaseOffsetPlusSizeWraps:
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0x2000, ulong.MaxValue - 0xfff), guest.MemoryFd);
+                break;
+            case BadCase.LogBaseNotNegotiated:
+                f.ReplyAck = false;   // REPLY_ACK goes away with this SET_PROTOCOL_FEATURES
+                f.SetU64(VhostUserRequest.SetProtocolFeatures, (ulong)(VhostUserNetBackendOptions.DefaultProtocolFeatures & ~(VhostUserProtocolFeatures.LogShmfd | VhostUserProtocolFeatures.ReplyAck)));
+                f.Send(VhostUserRequest.SetLogBase, LogPayload(0x1000, 0), guest.MemoryFd);
                 break;
         }
     }

@@ -36,6 +36,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
         using var split = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
         using var packed = new VhostGuest(harness.Device.OfferedFeatures, packed: true);
         using var extra = MemfdGuestRegion.Create(new Memory.GuestAddress(0x4000_0000), 0x10000, "fuzz-extra");
+        using var log = MemfdGuestRegion.Create(new Memory.GuestAddress(0), 0x1000, "fuzz-log");   // a log for pages below 128 MiB
         VhostGuest[] guests = [split, packed];
         foreach (VhostGuest g in guests)
         {
@@ -43,7 +44,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
         }
 
         // Warm up: a clean session starts the pair's worker (its epoll fds live as long as the device).
-        RunOne(harness, Session(split, extra, rng, mutate: false));
+        RunOne(harness, Session(split, extra, log, rng, mutate: false));
         _ = RunOne(harness, [new Chunk([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [])]).Error?.ToString();   // the runtime opens its stack-trace symbol files once
         DeferredRelease.Drain();
         int before = FdCount.Current();
@@ -54,7 +55,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < iterations; i++)
         {
-            List<Chunk> chunks = rng.Next(100) >= sessionPercent ? Arbitrary(rng, guests[0]) : Session(guests[rng.Next(2)], extra, rng, mutate: true);
+            List<Chunk> chunks = rng.Next(100) >= sessionPercent ? Arbitrary(rng, guests[0]) : Session(guests[rng.Next(2)], extra, log, rng, mutate: true);
             VhostUserSessionResult r;
             try
             {
@@ -174,7 +175,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
     }
 
     /// <summary>A QEMU-like session (optionally mutated) as raw chunks.</summary>
-    private static List<Chunk> Session(VhostGuest guest, MemfdGuestRegion extra, Random rng, bool mutate)
+    private static List<Chunk> Session(VhostGuest guest, MemfdGuestRegion extra, MemfdGuestRegion log, Random rng, bool mutate)
     {
         var m = new List<Msg>
         {
@@ -219,8 +220,15 @@ public sealed class FuzzTests(ITestOutputHelper output)
                 new(VhostUserRequest.GetStatus, []),
                 new(VhostUserRequest.ResetOwner, []),
                 new(VhostUserRequest.SetVringErr, U64(0), guest.Calls[0].Handle),
+                new(VhostUserRequest.SetLogBase, Log(log.Size, 0), log.Handle),
+                new(VhostUserRequest.SetLogBase, Log(log.Size, 0), log.Handle),
+                new(VhostUserRequest.SetLogFd, [], guest.Calls[1].Handle),
+                new(VhostUserRequest.SetFeatures, U64((ulong)guest.Accepted | VhostUserNetBackend.ProtocolFeaturesBit | VhostUserNetBackend.LogAllFeatureBit)),
+                new(VhostUserRequest.SetFeatures, U64((ulong)guest.Accepted | VhostUserNetBackend.ProtocolFeaturesBit | VhostUserNetBackend.LogAllFeatureBit)),
+                new(VhostUserRequest.SetVringAddr, LoggedAddress(guest, 0, rng)),
+                new(VhostUserRequest.SetVringAddr, LoggedAddress(guest, 1, rng)),
             ];
-            int adds = rng.Next(0, 6);
+            int adds = rng.Next(0, 8);
             for (int i = 0; i < adds; i++)
             {
                 m.Insert(rng.Next(m.Count + 1), optional[rng.Next(optional.Length)]);
@@ -357,6 +365,27 @@ public sealed class FuzzTests(ITestOutputHelper output)
     {
         byte[] b = new byte[8];
         VhostUserCodec.WriteU64(b, v);
+        return b;
+    }
+
+    private static byte[] Log(ulong size, ulong offset)
+    {
+        byte[] b = new byte[VhostUserLog.Length];
+        VhostUserCodec.WriteLog(b, new VhostUserLog(size, offset));
+        return b;
+    }
+
+    /// <summary>The ring's addresses with VHOST_VRING_F_LOG and a log_guest_addr inside the log, past it, or near 2^64.</summary>
+    private static byte[] LoggedAddress(VhostGuest guest, int ring, Random rng)
+    {
+        ulong logAt = rng.Next(3) switch
+        {
+            0 => (ulong)rng.Next(0, 1 << 27),
+            1 => (ulong)rng.NextInt64(),
+            _ => ulong.MaxValue - (ulong)rng.Next(0, 8192),
+        };
+        byte[] b = new byte[VhostUserVringAddress.Length];
+        VhostUserCodec.WriteVringAddress(b, guest.RingAddress(ring) with { Flags = VhostUserVringAddress.LogFlag, LogGuestAddress = logAt });
         return b;
     }
 

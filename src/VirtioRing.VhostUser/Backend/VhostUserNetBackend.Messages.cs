@@ -84,6 +84,35 @@ public sealed partial class VhostUserNetBackend
                     break;   // a stray fd is closed with the message, unused
                 }
 
+            case VhostUserRequest.SetLogBase:
+                {
+                    RequireProtocol(r, VhostUserProtocolFeatures.LogShmfd);
+                    VhostUserLog log = VhostUserCodec.ReadLog(payload);
+                    VhostUserDirtyLog mapped;
+                    using (SafeFileDescriptor fd = message.TakeFd(0))
+                    {
+                        mapped = VhostUserDirtyLog.Map(log, fd, _options.RequireSealedMemory);
+                    }
+
+                    if (!mapped.IsSealed && !_unsealedWarned)
+                    {
+                        _unsealedWarned = true;   // once per session, memory or log
+                        Log.UnsealedMemory(_logger, Device.Name, r);
+                    }
+
+                    SetLogBase(mapped);
+
+                    // The reply the front-end waits for with LOG_SHMFD: a header, no payload (QEMU reads it, DPDK sends it so).
+                    // It already is a reply, so NEED_REPLY adds no second one.
+                    channel.SendReply(r, default);
+                    return;
+                }
+
+            case VhostUserRequest.SetLogFd:
+                // "An optional message with an eventfd ... to inform the front-end that the log has been
+                // modified": this back-end does not signal it (QEMU reads the bitmap at each sync), so the
+                // fd is closed with the message, as DPDK does.
+                break;
             case VhostUserRequest.SetVringNum:
                 SetVringNum(VhostUserCodec.ReadVringState(payload));
                 break;
@@ -275,9 +304,17 @@ public sealed partial class VhostUserNetBackend
             VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.InvalidFeatures, VhostUserRequest.SetFeatures, $"features 0x{value:x} include bits not offered (0x{OfferedFeatures:x})");
         }
 
-        if (_featuresSet && ((_acked ^ value) & ~ProtocolFeaturesBit) == 0)
+        if (_featuresSet && ((_acked ^ value) & ~(ProtocolFeaturesBit | LogAllFeatureBit)) == 0)
         {
-            _acked = value;   // QEMU sends SET_FEATURES again at each start
+            // QEMU sends SET_FEATURES again at each start, and toggles VHOST_F_LOG_ALL while running at the
+            // start and end of a live migration: the device is unchanged, only the rings' logs change.
+            bool toggled = ((_acked ^ value) & LogAllFeatureBit) != 0;
+            _acked = value;
+            if (toggled)
+            {
+                ApplyRings();
+            }
+
             return;
         }
 
@@ -290,7 +327,7 @@ public sealed partial class VhostUserNetBackend
         }
 
         ResetDevice();
-        var net = (NetFeatures)(value & ~ProtocolFeaturesBit);
+        var net = (NetFeatures)(value & ~(ProtocolFeaturesBit | LogAllFeatureBit));
         NetFeatureCheck check = Device.SetDriverFeatures(net);
         if (!check.IsValid && (net & NetFeatures.CtrlVq) == 0 && (Device.OfferedFeatures & NetFeatures.CtrlVq) != 0)
         {

@@ -31,10 +31,9 @@ public sealed partial class VhostUserNetBackend
     private void SetVringAddr(VhostUserVringAddress address)
     {
         VhostUserVring ring = RingAt(VhostUserRequest.SetVringAddr, address.Index);
-        if (address.Flags != 0)
+        if ((address.Flags & ~VhostUserVringAddress.LogFlag) != 0)
         {
-            // VHOST_VRING_F_LOG asks for dirty logging of used ring writes, which this back-end does not offer.
-            VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.InvalidValue, VhostUserRequest.SetVringAddr, $"flags 0x{address.Flags:x}: dirty logging is not supported");
+            VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.InvalidValue, VhostUserRequest.SetVringAddr, $"flags 0x{address.Flags:x}: only VHOST_VRING_F_LOG (bit 0) is defined");
         }
 
         if (ring.Started)
@@ -46,7 +45,12 @@ public sealed partial class VhostUserNetBackend
             }
         }
 
+        bool logChanged = ring.Started && (ring.Address!.Value.Flags != address.Flags || ring.Address.Value.LogGuestAddress != address.LogGuestAddress);
         ring.Address = address;
+        if (logChanged)
+        {
+            ApplyRings();   // QEMU sets VHOST_VRING_F_LOG on started rings when a migration starts
+        }
     }
 
     private void SetVringBase(VhostUserVringState state)
@@ -400,6 +404,7 @@ public sealed partial class VhostUserNetBackend
         }
 
         Device.Stop();
+        ApplyWriteLogs();
         foreach (VhostUserVring ring in _rings)
         {
             if (!ReferenceEquals(ring.Bound, ring.Queue))
@@ -419,6 +424,59 @@ public sealed partial class VhostUserNetBackend
         {
             Device.SetActivePairs(active);
             Device.Start();
+        }
+    }
+
+    /// <summary>
+    /// Gives each started ring's queue the log its guest writes are marked in while logging
+    /// (<see cref="IsLoggingLocked"/>), or none. The device is stopped: no worker drives a queue.
+    /// </summary>
+    private void ApplyWriteLogs()
+    {
+        VhostUserDirtyLog? log = IsLoggingLocked ? _log : null;
+        foreach (VhostUserVring ring in _rings)
+        {
+            if (ring.Queue is not { } queue)
+            {
+                continue;
+            }
+
+            GuestWriteLog? writeLog = null;
+            if (log is not null)
+            {
+                // Used ring writes go to log_guest_addr with VHOST_VRING_F_LOG (vhost-user "Migration"); without the
+                // flag the ring's own guest-physical address is marked, which is never less than asked for.
+                VhostUserVringAddress a = ring.Address!.Value;
+                ulong deviceArea = (a.Flags & VhostUserVringAddress.LogFlag) != 0 ? a.LogGuestAddress : ring.Areas.Device;
+                writeLog = queue switch
+                {
+                    SplitDeviceQueue { WriteLog: VringWriteLog current } when current.Log == log && current.DeviceArea == deviceArea => current,
+                    PackedDeviceQueue { WriteLog: VringWriteLog current } when current.Log == log && current.DeviceArea == deviceArea => current,
+                    _ => new VringWriteLog(log, deviceArea),
+                };
+            }
+
+            switch (queue)
+            {
+                case SplitDeviceQueue split:
+                    split.WriteLog = writeLog;
+                    break;
+                case PackedDeviceQueue packed:
+                    packed.WriteLog = writeLog;
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Replaces the dirty log (<c>SET_LOG_BASE</c>); the old one is unmapped after the grace period, once no queue marks it.</summary>
+    private void SetLogBase(VhostUserDirtyLog log)
+    {
+        VhostUserDirtyLog? old = _log;
+        _log = log;
+        ApplyRings();   // stops the device and moves every queue to the new log
+        if (old is not null)
+        {
+            DeferredRelease.Schedule(old);
         }
     }
 
@@ -482,6 +540,12 @@ public sealed partial class VhostUserNetBackend
         _table?.Dispose();
         _table = null;
         ReleaseRetiredTables(force: true);
+        if (_log is not null)
+        {
+            DeferredRelease.Schedule(_log);   // a worker may still be between its last round and its park
+            _log = null;
+        }
+
         _protocol = VhostUserProtocolFeatures.None;
         _acked = 0;
         _featuresSet = false;

@@ -31,14 +31,24 @@ namespace VirtioRing.VhostUser.Backend;
 /// is logged and ends the session: the connection is closed, every ring stopped, every mapping and
 /// fd released and the device reset, ready for the next front-end. Nothing is thrown to the caller of
 /// <see cref="Serve"/> for it.</para>
-/// <para><b>Not implemented (and so not offered)</b>: dirty logging (<c>LOG_SHMFD</c>, <c>VHOST_F_LOG_ALL</c>),
-/// inflight tracking, postcopy, IOTLB, in-band notifications, the back-end request channel.</para>
+/// <para><b>Live migration</b>: with <c>LOG_SHMFD</c> and <c>VHOST_F_LOG_ALL</c> every guest write of the
+/// device queues is marked in the front-end's dirty log (<c>SET_LOG_BASE</c>): the bytes written into
+/// receive buffers, the used ring (at <c>log_guest_addr</c> with <c>VHOST_VRING_F_LOG</c>), a packed
+/// ring's used descriptors. Logging costs one null check per push when off.</para>
+/// <para><b>Not implemented (and so not offered)</b>: inflight tracking, postcopy, IOTLB, in-band
+/// notifications, the back-end request channel.</para>
 /// </remarks>
 [DebuggerDisplay("vhost-user net backend {Device.Name}")]
 public sealed partial class VhostUserNetBackend : IDisposable
 {
     /// <summary><c>VHOST_USER_F_PROTOCOL_FEATURES</c>: feature bit 30, the vhost-user reuse of a reserved virtio bit.</summary>
     public const ulong ProtocolFeaturesBit = 1UL << 30;
+
+    /// <summary>
+    /// <c>VHOST_F_LOG_ALL</c>: feature bit 26, which the front-end sets with <c>SET_FEATURES</c> while a
+    /// live migration needs every guest write logged (offered with <c>LOG_SHMFD</c>; never passed to the device).
+    /// </summary>
+    public const ulong LogAllFeatureBit = 1UL << 26;
 
     /// <summary>The virtio status bit <c>DEVICE_NEEDS_RESET</c> (virtio 1.3 §2.1).</summary>
     private const byte DeviceNeedsReset = 0x40;
@@ -55,6 +65,7 @@ public sealed partial class VhostUserNetBackend : IDisposable
     private KickLoop? _kickLoop;
     private VhostUserChannel? _channel;
     private VhostUserMemoryTable? _table;
+    private VhostUserDirtyLog? _log;
     private VhostUserProtocolFeatures _protocol;
     private ulong _acked;
     private bool _featuresSet;
@@ -92,8 +103,25 @@ public sealed partial class VhostUserNetBackend : IDisposable
     /// <summary>Gets the device served.</summary>
     public NetDevice Device { get; }
 
-    /// <summary>Gets the features offered by <c>GET_FEATURES</c>: the device's, plus <see cref="ProtocolFeaturesBit"/>.</summary>
-    public ulong OfferedFeatures => (ulong)Device.OfferedFeatures | ProtocolFeaturesBit;
+    /// <summary>
+    /// Gets the features offered by <c>GET_FEATURES</c>: the device's, plus <see cref="ProtocolFeaturesBit"/>,
+    /// plus <see cref="LogAllFeatureBit"/> when <c>LOG_SHMFD</c> is offered.
+    /// </summary>
+    public ulong OfferedFeatures => (ulong)Device.OfferedFeatures | ProtocolFeaturesBit | ((_offeredProtocol & VhostUserProtocolFeatures.LogShmfd) != 0 ? LogAllFeatureBit : 0);
+
+    /// <summary>Gets whether guest writes are being logged now: <see cref="LogAllFeatureBit"/> is set and a log was given (<c>SET_LOG_BASE</c>).</summary>
+    public bool IsLogging
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return IsLoggingLocked;
+            }
+        }
+    }
+
+    private bool IsLoggingLocked => (_acked & LogAllFeatureBit) != 0 && _log is not null;
 
     /// <summary>Gets the protocol features offered by <c>GET_PROTOCOL_FEATURES</c>.</summary>
     public VhostUserProtocolFeatures OfferedProtocolFeatures => _offeredProtocol;

@@ -6,9 +6,9 @@ namespace VirtioRing.VhostUser.Backend;
 /// <summary>Options of a <see cref="VhostUserNetBackend"/>.</summary>
 public sealed class VhostUserNetBackendOptions
 {
-    /// <summary>The protocol features implemented and offered by default: <c>MQ</c>, <c>RARP</c>, <c>REPLY_ACK</c>, <c>CONFIG</c>, <c>CONFIGURE_MEM_SLOTS</c>, <c>STATUS</c>.</summary>
+    /// <summary>The protocol features implemented and offered by default: <c>MQ</c>, <c>LOG_SHMFD</c>, <c>RARP</c>, <c>REPLY_ACK</c>, <c>CONFIG</c>, <c>CONFIGURE_MEM_SLOTS</c>, <c>STATUS</c>.</summary>
     public const VhostUserProtocolFeatures DefaultProtocolFeatures =
-        VhostUserProtocolFeatures.Mq | VhostUserProtocolFeatures.Rarp | VhostUserProtocolFeatures.ReplyAck |
+        VhostUserProtocolFeatures.Mq | VhostUserProtocolFeatures.LogShmfd | VhostUserProtocolFeatures.Rarp | VhostUserProtocolFeatures.ReplyAck |
         VhostUserProtocolFeatures.Config | VhostUserProtocolFeatures.ConfigureMemSlots | VhostUserProtocolFeatures.Status;
 
     /// <summary>Gets the protocol features to offer; bits outside <see cref="DefaultProtocolFeatures"/> are not implemented and are dropped.</summary>
@@ -23,7 +23,8 @@ public sealed class VhostUserNetBackendOptions
     /// <c>MFD_ALLOW_SEALING</c>; QEMU's <c>memory-backend-memfd</c> comes sealed): a front-end that truncated a mapped file
     /// would make the next access a <c>SIGBUS</c>, which ends the process and every device it serves. Files that
     /// cannot be sealed (tmpfs or hugetlbfs files, unsealable memfds) are mapped with a warning by default; with this
-    /// set, they are refused (a protocol error closes the connection). Default false.
+    /// set, they are refused (a protocol error closes the connection). The dirty log of <c>SET_LOG_BASE</c> is
+    /// treated the same way. Default false.
     /// </summary>
     public bool RequireSealedMemory { get; init; }
 

@@ -422,9 +422,12 @@ public static class VhostUserCodec
 
     /// <summary>Gets whether a request has a reply of its own (not only a <c>REPLY_ACK</c>).</summary>
     /// <param name="request">The request.</param>
-    /// <returns><see langword="true"/> for the <c>GET_*</c> requests.</returns>
+    /// <returns>
+    /// <see langword="true"/> for the <c>GET_*</c> requests, and for <c>SET_LOG_BASE</c> (its <c>LOG_SHMFD</c>
+    /// form, the one this library serves, is answered with a header and no payload).
+    /// </returns>
     public static bool HasReply(VhostUserRequest request) => request is
-        VhostUserRequest.GetFeatures or VhostUserRequest.GetProtocolFeatures or VhostUserRequest.GetVringBase or
+        VhostUserRequest.SetLogBase or VhostUserRequest.GetFeatures or VhostUserRequest.GetProtocolFeatures or VhostUserRequest.GetVringBase or
         VhostUserRequest.GetQueueNum or VhostUserRequest.GetConfig or VhostUserRequest.GetMaxMemSlots or
         VhostUserRequest.GetStatus or VhostUserRequest.GetInflightFd or VhostUserRequest.PostcopyAdvise or
         VhostUserRequest.PostcopyEnd or VhostUserRequest.IotlbMsg or VhostUserRequest.CreateCryptoSession;

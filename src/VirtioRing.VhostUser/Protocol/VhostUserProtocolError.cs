@@ -59,4 +59,7 @@ public enum VhostUserProtocolError
 
     /// <summary>A reply did not match the request it answers.</summary>
     UnexpectedReply,
+
+    /// <summary>A dirty log (<c>SET_LOG_BASE</c>) is empty, wraps, or lies past the end of its file.</summary>
+    BadLog,
 }

@@ -89,6 +89,15 @@ public sealed class TestFrontend(VhostUserChannel channel) : IDisposable
         Send(VhostUserRequest.SetMemTable, p, fds);
     }
 
+    /// <summary>SET_LOG_BASE with LOG_SHMFD: the log description and its fd; waits for the (empty) reply.</summary>
+    public void SetLogBase(ulong size, ulong offset, SafeHandle fd)
+    {
+        Span<byte> p = stackalloc byte[VhostUserLog.Length];
+        VhostUserCodec.WriteLog(p, new VhostUserLog(size, offset));
+        Send(VhostUserRequest.SetLogBase, p, fd);
+        Assert.Empty(Receive(VhostUserRequest.SetLogBase));
+    }
+
     public void SetVringFd(VhostUserRequest request, uint index, EventFd? fd)
     {
         if (fd is null)

@@ -29,8 +29,11 @@ public sealed class QemuGuest : IDisposable
 
     public string ConsolePath => Path.Combine(_work, "console.log");
 
-    /// <summary>Boots a guest (QEMU listening on the socket when <paramref name="server"/>) that runs <paramref name="script"/> with its virtio-net device on <paramref name="socket"/>.</summary>
-    public static QemuGuest Start(string name, string socket, string script, string mac, int queues, bool packed, bool mergeable, bool server, int timeoutSeconds)
+    /// <summary>
+    /// Boots a guest (QEMU listening on the socket when <paramref name="server"/>) that runs <paramref name="script"/> with its
+    /// virtio-net device on <paramref name="socket"/>; with <paramref name="qmpSocket"/>, QEMU also listens for QMP there.
+    /// </summary>
+    public static QemuGuest Start(string name, string socket, string script, string mac, int queues, bool packed, bool mergeable, bool server, int timeoutSeconds, string? qmpSocket = null)
     {
         string work = System.IO.Directory.CreateTempSubdirectory("vr-guest-" + name + "-").FullName;
         string scriptPath = Path.Combine(work, "test.sh");
@@ -56,6 +59,12 @@ public sealed class QemuGuest : IDisposable
         if (server)
         {
             start.ArgumentList.Add("--server");   // QEMU listens; the daemon connects (its client mode)
+        }
+
+        if (qmpSocket is not null)
+        {
+            start.ArgumentList.Add("--qmp");
+            start.ArgumentList.Add(qmpSocket);
         }
 
         Process p = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");

@@ -36,6 +36,7 @@ public sealed unsafe partial class PackedDeviceQueue
         }
 
         PackedRing.WriteEventFlags(_deviceEvent, PackedRing.EventFlagsDisable);
+        _writeLog?.LogDeviceAreaWrite(PackedRing.EventFlagsOffset, sizeof(ushort));
     }
 
     /// <inheritdoc/>
@@ -58,6 +59,8 @@ public sealed unsafe partial class PackedDeviceQueue
         {
             PackedRing.WriteEvent(_deviceEvent, PackedRing.EventFlagsEnable, 0);
         }
+
+        _writeLog?.LogDeviceAreaWrite(PackedRing.EventOffWrapOffset, PackedQueueLayout.EventSuppressionBytes);
 
         // Full barrier: the event structure store before the re-read of the next descriptor, so a
         // descriptor exposed meanwhile is either seen here or kicked by the driver.

@@ -54,6 +54,11 @@ public sealed unsafe partial class PackedDeviceQueue
             _popOrderCount--;
         }
 
+        if (_writeLog is { } log && writtenLength != 0)
+        {
+            log.LogChain(chain, writtenLength);   // while the chain is held: its segments are readable
+        }
+
         _arena.ReleaseChecked(chain.Slot);   // held and of this arena: checked on entry
         _idHeld[chain.Id] = false;
         int slots = chain.DescriptorCount;
@@ -116,6 +121,7 @@ public sealed unsafe partial class PackedDeviceQueue
             // Release: the used descriptors written before (ids, lengths, later flags) are visible first.
             PackedRing.StoreFlagsRelease(_ring + (_firstSlot * Descriptor.Size), _firstFlags);
             _firstPending = false;
+            _writeLog?.LogWrite(_layout.DescriptorRing.Value + ((ulong)_firstSlot * Descriptor.Size), Descriptor.Size);
         }
 
         int published = _pushedBuffers;
@@ -141,10 +147,11 @@ public sealed unsafe partial class PackedDeviceQueue
         if (_firstPending)
         {
             PackedRing.StoreFlagsRelaxed(d, flags);
+            _writeLog?.LogWrite(_layout.DescriptorRing.Value + ((ulong)slot * Descriptor.Size), Descriptor.Size);
             return;
         }
 
-        _firstPending = true;
+        _firstPending = true;   // logged at PublishUsed, after its flags are stored
         _firstSlot = slot;
         _firstFlags = flags;
     }

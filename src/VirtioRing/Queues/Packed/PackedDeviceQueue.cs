@@ -49,6 +49,7 @@ public sealed unsafe partial class PackedDeviceQueue : IDeviceQueue
     private byte* _driverEvent;
     private byte* _deviceEvent;
     private VirtqueueFault _fault;
+    private GuestWriteLog? _writeLog;
 
     /// <summary>Creates the device side of a packed queue over a driver's ring.</summary>
     /// <param name="memory">The guest memory holding the ring and the buffers.</param>
@@ -108,6 +109,22 @@ public sealed unsafe partial class PackedDeviceQueue : IDeviceQueue
             _arena.Memory = value;
             TranslateAreas();
         }
+    }
+
+    /// <summary>
+    /// Gets or sets the log told of every guest write the queue makes (dirty-page logging for live
+    /// migration), or null (the default: one null check per push, publish and notification change).
+    /// </summary>
+    /// <remarks>
+    /// Reported: the first written-length bytes of each pushed chain's writable buffers (at
+    /// <see cref="PushUsed"/>, after the caller filled them), each used descriptor written into the
+    /// descriptor ring (by guest-physical address, after its flags are stored), and the device event
+    /// suppression stores as device-area offsets. Set it while no thread drives the queue.
+    /// </remarks>
+    public GuestWriteLog? WriteLog
+    {
+        get => _writeLog;
+        set => _writeLog = value;
     }
 
     /// <inheritdoc/>

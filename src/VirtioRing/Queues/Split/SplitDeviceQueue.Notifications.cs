@@ -48,6 +48,7 @@ public sealed unsafe partial class SplitDeviceQueue
         if (!_eventIndex)
         {
             RingOrdering.StoreRelaxed(ref SplitRing.Field(_used, SplitRing.FlagsOffset), SplitRing.UsedNoNotify);
+            _writeLog?.LogDeviceAreaWrite(SplitRing.FlagsOffset, sizeof(ushort));
         }
     }
 
@@ -68,10 +69,12 @@ public sealed unsafe partial class SplitDeviceQueue
         if (_eventIndex)
         {
             RingOrdering.StoreRelaxed(ref SplitRing.AvailEvent(_used, Layout.Size), _nextAvail);
+            _writeLog?.LogDeviceAreaWrite(SplitRing.RingOffset + ((ulong)SplitRing.UsedElementSize * (uint)Layout.Size), sizeof(ushort));
         }
         else
         {
             RingOrdering.StoreRelaxed(ref SplitRing.Field(_used, SplitRing.FlagsOffset), 0);
+            _writeLog?.LogDeviceAreaWrite(SplitRing.FlagsOffset, sizeof(ushort));
         }
 
         // Full barrier (store → load): the request must be visible before avail.idx is read again,

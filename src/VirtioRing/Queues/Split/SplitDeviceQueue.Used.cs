@@ -21,6 +21,12 @@ public sealed unsafe partial class SplitDeviceQueue
             ThrowHelper.ThrowArgumentOutOfRange(nameof(writtenLength), "More bytes than the chain's writable buffers hold.");
         }
 
+        GuestWriteLog? log = _writeLog;
+        if (log is not null && writtenLength != 0)
+        {
+            log.LogChain(chain, writtenLength);   // while the chain is held: its segments are readable
+        }
+
         if (_inOrder)
         {
             CheckInOrder(chain);   // checks held and of this arena first
@@ -46,10 +52,12 @@ public sealed unsafe partial class SplitDeviceQueue
 
             SplitRing.WriteUsedElement(_used, _runIndex & _mask, chain.Id, writtenLength);
             _runOpen = writtenLength == 0;
+            log?.LogDeviceAreaWrite(SplitRing.RingOffset + ((ulong)SplitRing.UsedElementSize * (_runIndex & _mask)), SplitRing.UsedElementSize);
         }
         else
         {
             SplitRing.WriteUsedElement(_used, usedIndex & _mask, chain.Id, writtenLength);
+            log?.LogDeviceAreaWrite(SplitRing.RingOffset + ((ulong)SplitRing.UsedElementSize * (usedIndex & _mask)), SplitRing.UsedElementSize);
         }
 
         _nextUsed = unchecked((ushort)(usedIndex + 1));
@@ -69,6 +77,7 @@ public sealed unsafe partial class SplitDeviceQueue
 
         // Write barrier before updating used.idx (§2.7.8.2): the elements are visible before the index.
         RingOrdering.StoreRelease(ref SplitRing.Field(_used, SplitRing.IndexOffset), next);
+        _writeLog?.LogDeviceAreaWrite(SplitRing.IndexOffset, sizeof(ushort));
         _publishedUsed = next;
         _runOpen = false;   // the element is visible now: the next zero-length push starts a new one
         return count;

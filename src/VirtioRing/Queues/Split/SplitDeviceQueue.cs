@@ -39,6 +39,7 @@ public sealed unsafe partial class SplitDeviceQueue : IDeviceQueue
     private byte* _avail;
     private byte* _used;
     private VirtqueueFault _fault;
+    private GuestWriteLog? _writeLog;
 
     private ushort _nextAvail;            // last_avail_idx: the next avail.ring entry to read
     private ushort _availIndex;           // avail.idx as last loaded (a cache: chains [_nextAvail, _availIndex) are known to be there)
@@ -114,6 +115,21 @@ public sealed unsafe partial class SplitDeviceQueue : IDeviceQueue
             _arena.Memory = value;
             TranslateRings();
         }
+    }
+
+    /// <summary>
+    /// Gets or sets the log told of every guest write the queue makes (dirty-page logging for live
+    /// migration), or null (the default: one null check per push, publish and notification change).
+    /// </summary>
+    /// <remarks>
+    /// Reported: the first written-length bytes of each pushed chain's writable buffers (at
+    /// <see cref="PushUsed"/>, after the caller filled them), and the used ring stores (element, idx,
+    /// flags, avail_event) as device-area offsets. Set it while no thread drives the queue.
+    /// </remarks>
+    public GuestWriteLog? WriteLog
+    {
+        get => _writeLog;
+        set => _writeLog = value;
     }
 
     /// <inheritdoc/>
