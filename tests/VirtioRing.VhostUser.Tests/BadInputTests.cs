@@ -159,7 +159,7 @@ public sealed class BadInputTests
             EndToEndTests.Negotiate(frontend, guest);
             ProvokeRing(frontend, guest, err, ring);
             Assert.Contains(harness.Logger.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("broke", StringComparison.Ordinal));
-            Assert.Equal((ulong)harness.Device.OfferedFeatures | VhostUserNetBackend.ProtocolFeaturesBit, frontend.GetU64(VhostUserRequest.GetFeatures));
+            Assert.NotEqual(0UL, frontend.GetU64(VhostUserRequest.GetFeatures) & VhostUserNetBackend.ProtocolFeaturesBit);   // still answering
         }
 
         Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
