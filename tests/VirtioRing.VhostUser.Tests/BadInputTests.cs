@@ -3,6 +3,8 @@ using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using VirtioRing.Linux;
+using VirtioRing.Queues;
+using VirtioRing.TestKit;
 using VirtioRing.VhostUser.Backend;
 using VirtioRing.VhostUser.Protocol;
 using VirtioRing.VhostUser.Tests.Infrastructure;
@@ -31,6 +33,13 @@ public sealed class BadInputTests
         VringAddrUnknownFlag,
         RemoveUnknownRegion,
         SetNumWhileStarted,
+        KickOnUnsetQueue,
+        TruncatedMessage,
+        OversizedPayload,
+        WrongPayloadSize,
+        BadVersion,
+        MissingFd,
+        ExtraFd,
         LogBaseWithoutFd,
         LogBaseWithTwoFds,
         LogBaseSizeZero,
@@ -38,6 +47,15 @@ public sealed class BadInputTests
         LogBaseOffsetPastItsFile,
         LogBaseOffsetPlusSizeWraps,
         LogBaseNotNegotiated,
+    }
+
+    /// <summary>Hostile contents of a transmit ring the front-end set up correctly.</summary>
+    public enum HostileRing
+    {
+        DescriptorLoop,
+        HugeLength,
+        BufferOutsideRegions,
+        AvailIndexJump,
     }
 
     [Theory]
@@ -56,6 +74,13 @@ public sealed class BadInputTests
     [InlineData(BadCase.VringAddrUnknownFlag, VhostUserProtocolError.InvalidValue)]
     [InlineData(BadCase.RemoveUnknownRegion, VhostUserProtocolError.BadMemoryRegion)]
     [InlineData(BadCase.SetNumWhileStarted, VhostUserProtocolError.OutOfOrder)]
+    [InlineData(BadCase.KickOnUnsetQueue, VhostUserProtocolError.OutOfOrder)]
+    [InlineData(BadCase.TruncatedMessage, VhostUserProtocolError.Truncated)]
+    [InlineData(BadCase.OversizedPayload, VhostUserProtocolError.PayloadTooLarge)]
+    [InlineData(BadCase.WrongPayloadSize, VhostUserProtocolError.WrongPayloadSize)]
+    [InlineData(BadCase.BadVersion, VhostUserProtocolError.BadVersion)]
+    [InlineData(BadCase.MissingFd, VhostUserProtocolError.MissingFd)]
+    [InlineData(BadCase.ExtraFd, VhostUserProtocolError.UnexpectedFd)]
     [InlineData(BadCase.LogBaseWithoutFd, VhostUserProtocolError.MissingFd)]
     [InlineData(BadCase.LogBaseWithTwoFds, VhostUserProtocolError.UnexpectedFd)]
     [InlineData(BadCase.LogBaseSizeZero, VhostUserProtocolError.BadLog)]
@@ -114,28 +139,103 @@ public sealed class BadInputTests
         Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
     }
 
+    /// <summary>
+    /// A guest fault in ring contents is not a protocol error: the queue breaks, the back-end logs it, signals the
+    /// queue's error eventfd and reports DEVICE_NEEDS_RESET in GET_STATUS; the session goes on (the front-end decides).
+    /// </summary>
+    [Theory]
+    [InlineData(HostileRing.DescriptorLoop)]
+    [InlineData(HostileRing.HugeLength)]
+    [InlineData(HostileRing.BufferOutsideRegions)]
+    [InlineData(HostileRing.AvailIndexJump)]
+    public void Serve_HostileRing_QueueBrokenReportedSessionGoesOn(HostileRing ring)
+    {
+        using var harness = new BackendHarness();
+        using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
+        using var err = new EventFd();
+        (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
+        using (frontend)
+        {
+            EndToEndTests.Negotiate(frontend, guest);
+            ProvokeRing(frontend, guest, err, ring);
+            Assert.Contains(harness.Logger.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("broke", StringComparison.Ordinal));
+            Assert.NotEqual(0UL, frontend.GetU64(VhostUserRequest.GetFeatures) & VhostUserNetBackend.ProtocolFeaturesBit);   // still answering
+        }
+
+        Assert.Equal(VhostUserSessionEnd.PeerClosed, BackendHarness.Finish(session).End);
+    }
+
     private static VhostUserSessionResult RunSession(BackendHarness harness, VhostGuest guest, Action<TestFrontend> body)
     {
         (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
         using (frontend)
         {
-            try
-            {
-                EndToEndTests.Negotiate(frontend, guest);
-                body(frontend);
-                frontend.GetU64(VhostUserRequest.GetFeatures);   // a round trip: everything before it was handled
-            }
-            catch (Xunit.Sdk.XunitException)
-            {
-                // The back-end closed the connection: the reply the body waited for never came.
-            }
-            catch (LinuxException)
-            {
-                // The back-end closed the connection before the next send (EPIPE).
-            }
+            Drive(frontend, guest, body);
         }
 
         return BackendHarness.Finish(session);
+    }
+
+    /// <summary>
+    /// Negotiates as QEMU does, runs <paramref name="body"/> (a <see cref="Provoke"/>), then makes a round trip so that
+    /// everything before it was handled; the back-end closing the connection on the way is expected, not a failure.
+    /// </summary>
+    /// <returns>The exception that ended the exchange (the connection closed, or a reply timed out), or null.</returns>
+    internal static Exception? Drive(TestFrontend frontend, VhostGuest guest, Action<TestFrontend> body)
+    {
+        try
+        {
+            EndToEndTests.Negotiate(frontend, guest);
+            body(frontend);
+            frontend.GetU64(VhostUserRequest.GetFeatures);   // a round trip: everything before it was handled
+            return null;
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            // The back-end closed the connection: the reply the body waited for never came.
+            return e;
+        }
+        catch (LinuxException e)
+        {
+            // The back-end closed the connection before the next send (EPIPE, ECONNRESET).
+            return e;
+        }
+    }
+
+    /// <summary>
+    /// Starts the rings with an error eventfd on the transmit queue, writes <paramref name="ring"/> into the transmit
+    /// ring (split), kicks it, and checks the fault is reported: the error eventfd signalled, DEVICE_NEEDS_RESET set.
+    /// </summary>
+    internal static void ProvokeRing(TestFrontend f, VhostGuest guest, EventFd err, HostileRing ring)
+    {
+        Assert.False(guest.Rings.IsPacked);
+        f.SetVringFd(VhostUserRequest.SetVringErr, 1, err);
+        guest.StartRings(f);
+        var w = new HostileRingWriter(guest.Memory, RingAreas.From(guest.Rings[1].SplitLayout));
+        ulong buffer = VhostGuest.RegionStart + guest.RegionDescription.Size - 4096;   // inside the region, past the rings
+        switch (ring)
+        {
+            case HostileRing.DescriptorLoop:
+                w.WriteSplitDescriptor(0, buffer, 64, DescriptorFlags.Next, next: 1);
+                w.WriteSplitDescriptor(1, buffer, 64, DescriptorFlags.Next, next: 0);
+                w.PublishSplit(0);
+                break;
+            case HostileRing.HugeLength:
+                w.WriteSplitDescriptor(0, buffer, uint.MaxValue, DescriptorFlags.None);
+                w.PublishSplit(0);
+                break;
+            case HostileRing.BufferOutsideRegions:
+                w.WriteSplitDescriptor(0, 0x7fff_0000_0000, 64, DescriptorFlags.None);
+                w.PublishSplit(0);
+                break;
+            case HostileRing.AvailIndexJump:
+                w.WriteAvailIdx(1000);   // more than a ring ahead of the device (rust-vmm vm-virtio #196)
+                break;
+        }
+
+        guest.Kicks[1].Notify();
+        Assert.True(err.Read(5000, out _), $"{ring}: the error eventfd was not signalled: {f.Diagnostics?.Invoke()}");
+        Assert.NotEqual(0UL, f.GetU64(VhostUserRequest.GetStatus) & 0x40);   // DEVICE_NEEDS_RESET
     }
 
     private static byte[] LogPayload(ulong size, ulong offset)
@@ -145,7 +245,7 @@ public sealed class BadInputTests
         return p;
     }
 
-    private static void Provoke(TestFrontend f, VhostGuest guest, BadCase bad)
+    internal static void Provoke(TestFrontend f, VhostGuest guest, BadCase bad)
     {
         VhostUserMemoryRegion region = guest.RegionDescription;
         switch (bad)
@@ -212,6 +312,30 @@ public sealed class BadInputTests
                 guest.StartRings(f);
                 f.SetState(VhostUserRequest.SetVringNum, 0, 128);
                 break;
+            case BadCase.KickOnUnsetQueue:
+                f.SetVringFd(VhostUserRequest.SetVringKick, 1, guest.Kicks[1]);   // nothing else was ever said about queue 1
+                guest.Kicks[1].Notify();
+                break;
+            case BadCase.TruncatedMessage:
+                // SET_FEATURES announcing 8 payload bytes, 4 sent, then the end of the stream.
+                RawSocket.Send(f.Channel.Handle, Header(VhostUserRequest.SetFeatures, VhostUserHeaderFlags.Version1, 8, 4));
+                RawSocket.ShutdownWrite(f.Channel.Handle);
+                break;
+            case BadCase.OversizedPayload:
+                RawSocket.Send(f.Channel.Handle, Header(VhostUserRequest.SetMemTable, VhostUserHeaderFlags.Version1, 0x7fff_ffff, 0));
+                break;
+            case BadCase.WrongPayloadSize:
+                f.Send(VhostUserRequest.SetFeatures, new byte[4]);
+                break;
+            case BadCase.BadVersion:
+                RawSocket.Send(f.Channel.Handle, Header(VhostUserRequest.GetFeatures, (VhostUserHeaderFlags)2, 0, 0));
+                break;
+            case BadCase.MissingFd:
+                f.SetMemTable([region]);
+                break;
+            case BadCase.ExtraFd:
+                f.SetU64(VhostUserRequest.SetFeatures, (ulong)guest.Accepted | VhostUserNetBackend.ProtocolFeaturesBit, guest.Kicks[0].Handle);
+                break;
             case BadCase.LogBaseWithoutFd:
                 f.Send(VhostUserRequest.SetLogBase, LogPayload(0x1000, 0));
                 break;
@@ -236,5 +360,13 @@ public sealed class BadInputTests
                 f.Send(VhostUserRequest.SetLogBase, LogPayload(0x1000, 0), guest.MemoryFd);
                 break;
         }
+    }
+
+    /// <summary>A header announcing <paramref name="size"/> payload bytes, followed by <paramref name="payload"/> zero bytes.</summary>
+    private static byte[] Header(VhostUserRequest request, VhostUserHeaderFlags flags, uint size, int payload)
+    {
+        byte[] bytes = new byte[VhostUserHeader.Length + payload];
+        new VhostUserHeader(request, flags, size).Write(bytes);
+        return bytes;
     }
 }

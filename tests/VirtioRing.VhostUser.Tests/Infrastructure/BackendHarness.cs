@@ -76,10 +76,13 @@ public sealed class ListLogger : ILogger
 {
     public ConcurrentQueue<(LogLevel Level, string Message)> Entries { get; } = new();
 
+    /// <summary>Gets the lowest level kept (default Information; Debug also keeps every request the back-end handled).</summary>
+    public LogLevel MinimumLevel { get; init; } = LogLevel.Information;
+
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
 
-    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= MinimumLevel;
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {

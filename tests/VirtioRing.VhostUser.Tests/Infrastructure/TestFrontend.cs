@@ -110,5 +110,42 @@ public sealed class TestFrontend(VhostUserChannel channel) : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the back-end has closed the connection (end of stream, or a reset), discarding what it still sent.
+    /// </summary>
+    /// <returns>Whether it closed within <paramref name="timeoutMilliseconds"/>.</returns>
+    public unsafe bool WaitForClose(int timeoutMilliseconds)
+    {
+        long end = Environment.TickCount64 + timeoutMilliseconds;
+        while (true)
+        {
+            Tmds.Linux.pollfd p = default;
+            p.fd = Channel.Handle.Fd;
+            p.events = Tmds.Linux.LibC.POLLIN;
+            if (Tmds.Linux.LibC.poll(&p, 1, (int)Math.Max(0, end - Environment.TickCount64)) != 1)
+            {
+                return false;
+            }
+
+            try
+            {
+                if (!Channel.TryReceive(out VhostUserMessage message))
+                {
+                    return true;
+                }
+
+                message.Dispose();
+            }
+            catch (LinuxException)
+            {
+                return true;   // ECONNRESET: it closed with our last message unread
+            }
+            catch (VhostUserProtocolException)
+            {
+                return true;   // the stream ended inside a message
+            }
+        }
+    }
+
     public void Dispose() => Channel.Dispose();
 }

@@ -23,7 +23,11 @@ namespace VirtioRing.VhostUser.Tests.Interop;
 /// <summary>
 /// DPDK's virtio-user driver (a front-end nobody here wrote) against our vhost-user back-end: testpmd A in
 /// <c>txonly</c> → device A → the peer-guest switch → device B → testpmd B in <c>rxonly</c>, split and packed rings,
-/// two queue pairs each (issue 7, interop item 2).
+/// two queue pairs each (issue 7, interop item 2). testpmd A sends many flows (<c>--txonly-multi-flow</c>: the IPv4
+/// source address changes from frame to frame), so both directions are multiqueue: A transmits on its two queues
+/// (testpmd's forwarding streams), and device B steers each flow it never transmitted to a receive queue by its hash
+/// (automatic steering, virtio 1.2 §5.1.6.5.6; the switch gives no queue hint without <c>BindPeerQueues</c>), so
+/// both of B's receive queues see frames.
 /// </summary>
 /// <remarks>
 /// <para><b>What must match</b> (the switch is lossless: a frame B cannot take now is held in A's transmit chain,
@@ -140,6 +144,7 @@ public sealed partial class DpdkVirtioUserTests(ITestOutputHelper output)
             {
                 NetQueueCounters c = deviceB.GetCounters(q);
                 Assert.Equal(0, c.Filtered + c.BadFrame + c.BrokenQueue);
+                Assert.True(c.Packets > 0, $"nothing on device B's receive queue {q}: the flows must spread over both pairs");
             }
 
             Assert.Equal(0, b.RxMissed + b.RxErrors);
@@ -325,6 +330,11 @@ public sealed partial class DpdkVirtioUserTests(ITestOutputHelper output)
             if (peer is MacAddress p)
             {
                 info.ArgumentList.Add($"--eth-peer=0,{p}");
+            }
+
+            if (mode == "txonly")
+            {
+                info.ArgumentList.Add("--txonly-multi-flow");   // a new IPv4 source per frame: the receiver's steering spreads them
             }
 
             var process = new Process { StartInfo = info };

@@ -83,6 +83,28 @@ public sealed class QemuGuest : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Gets the console lines (after the guest ended) that contain one of <paramref name="markers"/>, each prefixed with the guest's name.</summary>
+    public string ConsoleLines(params string[] markers)
+    {
+        var lines = new System.Text.StringBuilder();
+        if (File.Exists(ConsolePath))
+        {
+            foreach (string line in File.ReadAllLines(ConsolePath))
+            {
+                foreach (string marker in markers)
+                {
+                    if (line.Contains(marker, StringComparison.Ordinal))
+                    {
+                        lines.Append(Name).Append(": ").AppendLine(line.TrimEnd());
+                        break;
+                    }
+                }
+            }
+        }
+
+        return lines.ToString();
+    }
+
     /// <summary>Gets the console and what run-guest.sh printed, for a failure message.</summary>
     public string Diagnostics()
     {
