@@ -5,6 +5,7 @@ using System.IO;
 using System.Runtime.InteropServices;
 using System.Threading;
 using Microsoft.Extensions.Logging;
+using VirtioRing.Net.Switching;
 
 namespace VhostUserNet;
 
@@ -65,6 +66,18 @@ public static class DaemonCommandLine
             HelpName = "switch|tap|nic",
         };
         backend.AcceptOnlyFromAmong("switch", "tap", "nic");
+
+        var flow = new Option<string>("--flow-control")
+        {
+            Description = "With --backend switch, what a frame for a guest that has no free receive buffer gets. drop (the "
+                + "default): dropped and counted, as a hardware switch does; no guest can hold up another. lossless: held in "
+                + "the sender's transmit ring until the receiver has room, so nothing is lost between guests, but a guest "
+                + "that starts its rings and never posts receive buffers stalls every sender that reaches it, broadcasts "
+                + "included: only for guests that trust each other.",
+            DefaultValueFactory = _ => "drop",
+            HelpName = "drop|lossless",
+        };
+        flow.AcceptOnlyFromAmong("drop", "lossless");
 
         var interfaces = new Option<string[]>("--interface")
         {
@@ -134,6 +147,7 @@ public static class DaemonCommandLine
             sockets,
             queues,
             backend,
+            flow,
             interfaces,
             client,
             duration,
@@ -148,6 +162,7 @@ public static class DaemonCommandLine
             {
                 Interfaces = (string[]?)get(interfaces) ?? [],
                 RequireSealedMemory = (bool)get(sealedMemory)!,
+                FlowControl = (string?)get(flow) == "lossless" ? NetSwitchFlowControl.Lossless : NetSwitchFlowControl.DropAndCount,
             };
 
         root.Validators.Add(r =>

@@ -29,6 +29,15 @@ public sealed record DaemonOptions(
     public IReadOnlyList<string> Interfaces { get; init; } = [];
 
     /// <summary>
+    /// Gets what the switch does with a frame for a guest that has no free receive buffer (<see cref="DaemonBackend.Switch"/>
+    /// only). <see cref="VirtioRing.Net.Switching.NetSwitchFlowControl.DropAndCount"/> by default: with
+    /// <see cref="VirtioRing.Net.Switching.NetSwitchFlowControl.Lossless"/>, a guest that starts its rings and never posts
+    /// receive buffers stalls every sender that reaches it (broadcasts included), which no daemon serving guests that
+    /// do not trust each other can allow.
+    /// </summary>
+    public VirtioRing.Net.Switching.NetSwitchFlowControl FlowControl { get; init; } = VirtioRing.Net.Switching.NetSwitchFlowControl.DropAndCount;
+
+    /// <summary>
     /// Gets a value indicating whether guest memory (and a dirty log) the front-end could still truncate is refused
     /// (<see cref="VirtioRing.VhostUser.Backend.VhostUserNetBackendOptions.RequireSealedMemory"/>): a truncated mapping
     /// would end the daemon and every guest on it with SIGBUS. Off by default, since DPDK's memfds cannot be sealed.

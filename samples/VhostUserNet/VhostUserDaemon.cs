@@ -49,7 +49,7 @@ public sealed class VhostUserDaemon : IDisposable
         _options = options;
         _loggers = loggers;
         _log = loggers.CreateLogger("VhostUserNet");
-        Switch = options.Backend == DaemonBackend.Switch ? new NetSwitch(new NetSwitchOptions { MeterName = options.SwitchMeterName }) : null;
+        Switch = options.Backend == DaemonBackend.Switch ? new NetSwitch(new NetSwitchOptions { MeterName = options.SwitchMeterName, FlowControl = options.FlowControl }) : null;
         try
         {
             for (int i = 0; i < options.Sockets.Count; i++)

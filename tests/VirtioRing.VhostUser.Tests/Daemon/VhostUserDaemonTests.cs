@@ -16,6 +16,43 @@ namespace VirtioRing.VhostUser.Tests.Daemon;
 public sealed class VhostUserDaemonTests
 {
     /// <summary>
+    /// A guest that starts its rings and never posts a receive buffer (hostile, or just stuck) must not hold up the
+    /// others: with the daemon's default flow control (drop), A's broadcasts keep reaching B, more of them than A's
+    /// transmit ring holds (with lossless they would all wait behind the first one, held for C).
+    /// </summary>
+    [Fact]
+    public void Daemon_DefaultFlowControl_GuestWithoutReceiveBuffersDoesNotStallBroadcasts()
+    {
+        string dir = Directory.CreateTempSubdirectory("vr-daemon-").FullName;
+        string[] sockets = [Path.Combine(dir, "a.sock"), Path.Combine(dir, "b.sock"), Path.Combine(dir, "c.sock")];
+        using (var daemon = new VhostUserDaemon(new DaemonOptions(sockets, 1, DaemonBackend.Switch, false, TimeSpan.Zero, TimeSpan.Zero), NullLoggerFactory.Instance))
+        {
+            daemon.Start();
+            WaitFor(() => File.Exists(sockets[0]) && File.Exists(sockets[1]) && File.Exists(sockets[2]), "the daemon did not listen");
+            using DaemonGuest a = DaemonGuest.Connect(sockets[0], daemon.Devices[0].Device.OfferedFeatures, MacAddress.Read(daemon.Devices[0].Device.Config.Mac));
+            using DaemonGuest b = DaemonGuest.Connect(sockets[1], daemon.Devices[1].Device.OfferedFeatures, MacAddress.Read(daemon.Devices[1].Device.Config.Mac));
+
+            // C: rings started, the driver never bound, so its receive ring stays empty.
+            using var c = new VhostGuest(daemon.Devices[2].Device.OfferedFeatures, packed: false);
+            using var frontend = new TestFrontend(VirtioRing.VhostUser.Transport.VhostUserConnector.Connect(sockets[2]));
+            EndToEndTests.Negotiate(frontend, c);
+            c.StartRings(frontend);
+            WaitFor(() => daemon.Devices[2].Device.IsRunning, "C's device did not start");
+
+            for (int i = 0; i < 400; i++)   // more than A's 256-slot transmit ring
+            {
+                byte[] f = a.Frame(MacAddress.Broadcast, i);
+                a.Send(f);
+                b.ExpectFrame(f);
+            }
+
+            Assert.True(((VirtioRing.Net.Switching.NetSwitchPort)daemon.Devices[2].Device.Backend).GetCounters().DroppedNoBuffers >= 400, "the frames for C were not dropped and counted");
+        }
+
+        Directory.Delete(dir, recursive: true);
+    }
+
+    /// <summary>
     /// --require-sealed-memory reaches the backends: memory the front-end could truncate (a tmpfs file) closes that
     /// session, and the device then serves a well-behaved front-end with sealed memory.
     /// </summary>
