@@ -55,7 +55,7 @@ public sealed class QemuMigrationInteropTests(ITestOutputHelper output)
         string[] sockets = [Path.Combine(dir, "a.sock"), Path.Combine(dir, "b.sock")];
         string qmpPath = Path.Combine(dir, "a.qmp");
         var logs = new ListLogger();
-        using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddProvider(new ListLoggerProvider(logs)));
+        using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddProvider(new QemuSwitchInteropTests.ListLoggerProvider(logs)));
         var clock = Stopwatch.StartNew();
         _ = GuestImage.Directory;
         try
@@ -217,15 +217,6 @@ public sealed class QemuMigrationInteropTests(ITestOutputHelper output)
             _reader.Dispose();
             _writer.Dispose();
             _socket.Dispose();
-        }
-    }
-
-    private sealed class ListLoggerProvider(ListLogger logger) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => logger;
-
-        public void Dispose()
-        {
         }
     }
 }
