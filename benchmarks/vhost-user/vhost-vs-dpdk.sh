@@ -47,7 +47,7 @@
 #   --only WHAT      ours | dpdk | all (default all)
 #   --daemon-args "…" extra arguments for the daemon (e.g. a worker-mode option, when it has one)
 #   --perf           profile the middle of each case for --perf-seconds with perf (call graphs; our daemon with
-#                    DOTNET_PerfMapEnabled=1) into DIR/perf-*.txt; a separate profiling run, not the recorded figures
+#                    DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0) into DIR/perf-*.txt; a separate profiling run, not the recorded figures
 #   --perf-seconds N (default 5)
 #   --wait-idle MIN  first wait (at most MIN minutes) until no 'dotnet build|test' ran for 60 s (default 0)
 #   --out DIR        logs, results.tsv, table.md, load.txt (default /tmp/vrv-bench-DATE-PID; kept)
@@ -238,8 +238,9 @@ wait_link_up() {    # name: ask "show port info 0" until the port's link is up (
     die "testpmd $name: port 0 never came up (see ${PMD_LOG[$name]})"
 }
 stop_testpmd() {
-    local name=$1 i
+    local name=$1 i t0
     [ -n "${PMD_PID[$name]:-}" ] || return 0
+    t0=$(now)
     pmd "$name" stop 2> /dev/null || true
     sleep 0.3
     pmd "$name" quit 2> /dev/null || true
@@ -247,6 +248,7 @@ stop_testpmd() {
     for i in $(seq 100); do [ -d "/proc/${PMD_PID[$name]}" ] || break; sleep 0.1; done
     end_pid "${PMD_PID[$name]}" dpdk-testpmd
     wait "${PMD_PID[$name]}" 2> /dev/null || true
+    log "  testpmd $name ended after $(elapsed "$t0" "$(now)") s"
     untrack "${PMD_PID[$name]}"
     PMD_PID[$name]=""
 }
@@ -282,7 +284,7 @@ MID_NAME=""
 PERF_PID=""
 start_ours() {      # tag queues cpus
     local tag=$1 q=$2 cpus=$3 perf_env=()
-    [ "$PERF" = 1 ] && perf_env=(DOTNET_PerfMapEnabled=1)
+    [ "$PERF" = 1 ] && perf_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
     # shellcheck disable=SC2086
     env "${perf_env[@]}" DOTNET_CLI_TELEMETRY_OPTOUT=1 taskset -c "$cpus" "$DAEMON" --socket "$SOCKDIR/a.sock" --socket "$SOCKDIR/b.sock" \
         --queues "$q" --stats-interval 0 --duration $((WARMUP + SECS + 120)) $DAEMON_ARGS < /dev/null > "$OUT/$tag.log" 2>&1 &
@@ -308,6 +310,7 @@ stop_middle() {     # side tag
         end_pid "$MID_PID" "$MID_NAME"
         wait "$MID_PID" 2> /dev/null || true
         untrack "$MID_PID"
+        rm -f "/tmp/perf-$MID_PID.map" "/tmp/perfinfo-$MID_PID.map"     # DOTNET_PerfMapEnabled's files (--perf)
     fi
     MID_PID=""
 }
@@ -326,13 +329,13 @@ perf_finish() {     # tag
     [ -s "$OUT/perf-$1.data" ] || return 0
     {
         echo "# perf $1: share of samples by thread, by object, then by symbol (self), then callers of the top (children)"
-        perf report -i "$OUT/perf-$1.data" --stdio --no-children --sort comm -g none 2> /dev/null | grep -E '^ +[0-9]' | head -12 || true
+        perf report -i "$OUT/perf-$1.data" --stdio --no-children --sort comm -g none 2> /dev/null | grep -E '^ +[0-9]' 2> /dev/null | head -12 || true
         echo
-        perf report -i "$OUT/perf-$1.data" --stdio --no-children --sort dso -g none 2> /dev/null | grep -E '^ +[0-9]' | head -12 || true
+        perf report -i "$OUT/perf-$1.data" --stdio --no-children --sort dso -g none 2> /dev/null | grep -E '^ +[0-9]' 2> /dev/null | head -12 || true
         echo
-        perf report -i "$OUT/perf-$1.data" --stdio --no-children --sort sym -g none 2> /dev/null | grep -E '^ +[0-9]' | head -50 || true
+        perf report -i "$OUT/perf-$1.data" --stdio --no-children --sort sym -g none 2> /dev/null | grep -E '^ +[0-9]' 2> /dev/null | head -50 || true
         echo
-        perf report -i "$OUT/perf-$1.data" --stdio --children --sort sym -g none 2> /dev/null | grep -E '^ +[0-9]' | head -50 || true
+        perf report -i "$OUT/perf-$1.data" --stdio --children --sort sym -g none 2> /dev/null | grep -E '^ +[0-9]' 2> /dev/null | head -50 || true
     } > "$OUT/perf-$1.txt"
 }
 
@@ -475,30 +478,32 @@ done
 load_snapshot "end"
 
 # --- table: median of the repetitions, spread = min–max ---------------------------------------------------------------
-summary() {         # sharing side layout size q → "median min max a_median matches/reps"
+summary() {         # sharing side layout size q → "median min max a_median matches/reps cpu%_median"
     awk -F'\t' -v s="$1" -v w="$2" -v l="$3" -v z="$4" -v q="$5" '
-        NR > 1 && $2 == s && $3 == w && $4 == l && $5 == z && $6 == q { n++; v[n] = $9; a[n] = $12; if ($13 == "match") m++ }
+        NR > 1 && $2 == s && $3 == w && $4 == l && $5 == z && $6 == q { n++; v[n] = $9; a[n] = $12; u[n] = $14; if ($13 == "match") m++ }
         function median(x, k,   i, j, t) { for (i = 2; i <= k; i++) { t = x[i]; for (j = i - 1; j > 0 && x[j] > t; j--) x[j + 1] = x[j]; x[j + 1] = t }
                                           return k % 2 ? x[(k + 1) / 2] : (x[k / 2] + x[k / 2 + 1]) / 2 }
-        END { if (n == 0) { print "- - - - -"; exit }
+        END { if (n == 0) { print "- - - - - -"; exit }
               for (i = 1; i <= n; i++) c[i] = v[i]; med = median(c, n); lo = c[1]; hi = c[n]
               for (i = 1; i <= n; i++) c[i] = a[i]; amed = median(c, n)
-              printf "%.3f %.3f %.3f %.3f %d/%d\n", med, lo, hi, amed, m, n }' "$RESULTS"
+              for (i = 1; i <= n; i++) c[i] = u[i]; umed = median(c, n)
+              printf "%.3f %.3f %.3f %.3f %d/%d %.0f\n", med, lo, hi, amed, m, n, umed }' "$RESULTS"
 }
 {
     for sharing in $SHARINGS; do
         echo
-        echo "sharing: $sharing (median of $REPS; spread = min–max of B's receive rate; A = A's transmit rate, median)"
+        echo "sharing: $sharing; B's receive rate, median of $REPS (spread: min–max); A: A's transmit rate (median; how many"
+        echo "repetitions matched B); CPU: the middle's CPU time in the window (median, % of one core)"
         echo
-        echo "| layout | frame | queues | ours Mpps | ours spread | ours A | DPDK Mpps | DPDK spread | DPDK A | ours/DPDK |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| layout | frame | queues | ours Mpps | spread | A | CPU | DPDK Mpps | spread | A | CPU | ours/DPDK |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         for layout in $LAYOUTS; do
             for size in $SIZES; do
                 for q in $QUEUES; do
-                    read -r om olo ohi oa omatch <<< "$(summary "$sharing" ours "$layout" "$size" "$q")"
-                    read -r dm dlo dhi da dmatch <<< "$(summary "$sharing" dpdk "$layout" "$size" "$q")"
+                    read -r om olo ohi oa omatch ocpu <<< "$(summary "$sharing" ours "$layout" "$size" "$q")"
+                    read -r dm dlo dhi da dmatch dcpu <<< "$(summary "$sharing" dpdk "$layout" "$size" "$q")"
                     ratio=$(awk -v a="$om" -v b="$dm" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }')
-                    echo "| $layout | $size | $q | $om | $olo–$ohi | $oa ($omatch match) | $dm | $dlo–$dhi | $da ($dmatch match) | $ratio |"
+                    echo "| $layout | $size | $q | $om | $olo–$ohi | $oa ($omatch) | $ocpu % | $dm | $dlo–$dhi | $da ($dmatch) | $dcpu % | $ratio |"
                 done
             done
         done
