@@ -49,6 +49,9 @@
 #   --perf           profile the middle of each case for --perf-seconds with perf (call graphs; our daemon with
 #                    DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0) into DIR/perf-*.txt; a separate profiling run, not the recorded figures
 #   --perf-seconds N (default 5)
+#   --counters PATH  dotnet-counters (e.g. dotnet tool install --tool-path DIR dotnet-counters): during the window of
+#                    each case of ours, read the daemon's GC counters (dotnet.gc.collections,
+#                    dotnet.gc.heap.total_allocated) into DIR/*-counters.csv and report bytes allocated per frame
 #   --wait-idle MIN  first wait (at most MIN minutes) until no 'dotnet build|test' ran for 60 s (default 0)
 #   --out DIR        logs, results.tsv, table.md, load.txt (default /tmp/vrv-bench-DATE-PID; kept)
 #   --no-build       use the existing Release build of samples/VhostUserNet
@@ -68,6 +71,7 @@ ONLY=all
 DAEMON_ARGS=""
 PERF=0
 PERF_SECS=5
+COUNTERS=""
 WAIT_IDLE=0
 OUT=""
 BUILD=1
@@ -89,6 +93,7 @@ while [ $# -gt 0 ]; do
         --daemon-args) DAEMON_ARGS=$2; shift 2 ;;
         --perf) PERF=1; shift ;;
         --perf-seconds) PERF_SECS=$2; shift 2 ;;
+        --counters) COUNTERS=$2; shift 2 ;;
         --wait-idle) WAIT_IDLE=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
@@ -122,6 +127,7 @@ for tool in dpdk-testpmd dotnet taskset stdbuf awk mkfifo; do
     command -v "$tool" > /dev/null || die "$tool is not installed"
 done
 [ "$PERF" = 0 ] || command -v perf > /dev/null || die "--perf needs perf (Debian: linux-perf)"
+[ -z "$COUNTERS" ] || [ -x "$COUNTERS" ] || die "--counters: $COUNTERS is not an executable"
 
 # --- process bookkeeping ---------------------------------------------------------------------------------------------
 STARTED=()          # "PID:comm" of every process this script started
@@ -350,6 +356,29 @@ thread_ticks() {    # pid: "tid ticks name" per thread
 }
 HZ=$(getconf CLK_TCK)
 
+COUNTERS_PID=""
+counters_start() {  # tag (ours only)
+    [ -n "$COUNTERS" ] && [ "$MID_NAME" = VhostUserNet ] || return 0
+    "$COUNTERS" collect -p "$MID_PID" --refresh-interval 1 --format csv -o "$OUT/$1-counters.csv" \
+        --counters 'System.Runtime[dotnet.gc.collections,dotnet.gc.heap.total_allocated]' \
+        --duration "00:00:00:$(printf '%02d' $((SECS > 2 ? SECS - 1 : 1)))" > "$OUT/$1-counters.log" 2>&1 &
+    COUNTERS_PID=$!
+    track "$COUNTERS_PID" "$(basename "$COUNTERS" | cut -c1-15)"
+}
+counters_finish() { # wait for the tool (it stops itself after --duration)
+    [ -n "$COUNTERS_PID" ] || return 0
+    wait "$COUNTERS_PID" 2> /dev/null || true
+    untrack "$COUNTERS_PID"
+    COUNTERS_PID=""
+}
+counters_summary() { # tag frames → "allocated bytes in the window, GCs in the window, bytes per frame" (or "-")
+    local tag=$1 frames=$2
+    [ -s "$OUT/$tag-counters.csv" ] || { echo "no counters"; return 0; }
+    # Rates per refresh interval: the sum of the increments is what happened while the tool listened.
+    awk -F, -v f="$frames" 'NR > 1 && $3 ~ /total_allocated/ { a += $NF } NR > 1 && $3 ~ /gc.collections/ { g += $NF }
+        END { printf "alloc %.0f B, %d GCs, %.4f B/frame\n", a, g, (f > 0 ? a / f : 0) }' "$OUT/$tag-counters.csv" 2> /dev/null || echo "-"
+}
+
 # --- one case --------------------------------------------------------------------------------------------------------
 RESULTS=$OUT/results.tsv
 printf 'rep\tsharing\tside\tlayout\tsize\tqueues\tseconds\tb_rx_frames\tb_mpps\tb_gbps\ta_tx_frames\ta_mpps\tmatch\tmid_cpu_pct\tmid_cpu_ns_per_frame\tnote\n' > "$RESULTS"
@@ -401,12 +430,14 @@ run_case() {        # rep sharing side layout size queues
     read -r b0 brb _ _ <<< "$(port0_stats B)"
     c0=$(proc_ticks "$MID_PID"); thread_ticks "$MID_PID" > "$OUT/$tag-threads0.txt"
     perf_start "$tag"
+    counters_start "$tag"
     sleep "$SECS"
     stats_request A; stats_request B; t1=$(now); stats_wait
     read -r _ _ a1 _ <<< "$(port0_stats A)"
     read -r b1 brx _ _ <<< "$(port0_stats B)"
     c1=$(proc_ticks "$MID_PID"); thread_ticks "$MID_PID" > "$OUT/$tag-threads1.txt"
     perf_finish "$tag"
+    counters_finish
     # Where the middle's CPU time went in the window, per thread (ticks of 1/HZ s).
     awk 'NR == FNR { t[$1] = $2; next } { d = $2 - t[$1]; if (d > 0) printf "%6d ticks  %s (tid %s)\n", d, $3, $1 }' \
         "$OUT/$tag-threads0.txt" "$OUT/$tag-threads1.txt" | sort -rn > "$OUT/$tag-threads.txt"
@@ -432,6 +463,7 @@ run_case() {        # rep sharing side layout size queues
     note=""
     if [ "$side" = ours ]; then
         note=$(grep -E '^vu0 ' "$OUT/$tag-mid.log" | tail -1 || true)
+        [ -n "$COUNTERS" ] && note="$(counters_summary "$tag" $((b1 - b0))) (dotnet-counters); $note"
     else
         note=$(awk '/Forward statistics for port 1/ { f = 1 } f && /TX-packets:/ { print "M port1 fwd " $0; f = 0 }' "$OUT/$tag-mid.log" | tail -1 | tr -s ' ')
     fi
