@@ -31,8 +31,10 @@
 #                     polls all queues, our daemon runs one worker thread per queue pair per device on it.
 #   float             nothing pinned: all three processes on CPUs 0-1 (lcores 0@(0-1),1@(0-1)), the kernel decides.
 # Because A and B time-share CPU 0 and both busy-poll, each runs in scheduler slices of a few ms; a ring must hold what
-# arrives while its reader is not running, or the rate measures the time slice instead of the middle. --ring sets the
-# virtio-user queue size (and testpmd's --rxd/--txd) for both sides alike (default 4096).
+# arrives while its reader is not running, or the rate measures the time slice instead of the middle (with DPDK's
+# default 256 entries both middles idle most of the time: ~0.01–0.04 Mpps on a loaded machine). --ring sets the
+# virtio-user queue size (and testpmd's --rxd/--txd) for both sides alike: default 32768, the largest virtio allows,
+# so A's ring and B's ring bridge ~3 ms slices up to ~10 Mpps.
 #
 # Options:
 #   --seconds N      measuring window per case (default 10), after --warmup
@@ -42,7 +44,7 @@
 #   --queues "…"     queue pairs (default "1 2")
 #   --layouts "…"    split and/or packed (default "split packed")
 #   --sharing S      pinned | float | both (default pinned; both runs every case under each, interleaved)
-#   --ring N         virtio-user queue size = testpmd --rxd/--txd (default 4096; DPDK's default is 256)
+#   --ring N         virtio-user queue size = testpmd --rxd/--txd (default 32768; DPDK's default is 256)
 #   --burst N        testpmd --burst for all three (default 32)
 #   --only WHAT      ours | dpdk | all (default all)
 #   --daemon-args "…" extra arguments for the daemon (e.g. a worker-mode option, when it has one)
@@ -65,7 +67,7 @@ SIZES="64 1518"
 QUEUES="1 2"
 LAYOUTS="split packed"
 SHARING=pinned
-RING=4096
+RING=32768
 BURST=32
 ONLY=all
 DAEMON_ARGS=""
@@ -381,12 +383,12 @@ counters_summary() { # tag frames → "allocated bytes in the window, GCs in the
 
 # --- one case --------------------------------------------------------------------------------------------------------
 RESULTS=$OUT/results.tsv
-printf 'rep\tsharing\tside\tlayout\tsize\tqueues\tseconds\tb_rx_frames\tb_mpps\tb_gbps\ta_tx_frames\ta_mpps\tmatch\tmid_cpu_pct\tmid_cpu_ns_per_frame\tnote\n' > "$RESULTS"
+printf 'rep\tsharing\tside\tlayout\tsize\tqueues\tseconds\tb_rx_frames\tb_mpps\tb_gbps\ta_tx_frames\ta_mpps\tmatch\tmid_cpu_pct\tmid_cpu_ns_per_frame\ta_refused_pct\tnote\n' > "$RESULTS"
 
 run_case() {        # rep sharing side layout size queues
     local rep=$1 sharing=$2 side=$3 layout=$4 size=$5 q=$6
     local tag="r$1-$2-$3-$4-$5-q$6" mid_cpus drv_cpus mid_lcores drv_lcores packed="" mbufs mem
-    local a0 a1 b0 b1 t0 t1 c0 c1 secs brx brb bmpps bgbps ampps match note cpu nspf
+    local a0 a1 b0 b1 t0 t1 c0 c1 secs brx brb bmpps bgbps ampps match note cpu nspf refused
     case "$sharing" in
         pinned) mid_cpus=1; drv_cpus=0; mid_lcores="0@1,1@1"; drv_lcores="0@0,1@0" ;;
         float) mid_cpus=0-1; drv_cpus=0-1; mid_lcores="0@(0-1),1@(0-1)"; drv_lcores="0@(0-1),1@(0-1)" ;;
@@ -451,6 +453,10 @@ run_case() {        # rep sharing side layout size queues
     for p in "vrv$$-$tag-A" "vrv$$-$tag-B" "vrv$$-$tag-mid"; do rm -rf "/var/run/dpdk/$p"; done
 
     secs=$(elapsed "$t0" "$t1")
+    # A's forward statistics (whole run): TX-dropped = frames txonly built that A's PMD refused because its transmit
+    # ring was full. Far above 0: A had more to give than the middle and B took, so A was not the bottleneck.
+    refused=$(awk '/TX-packets:.*TX-dropped:.*TX-total:/ { for (i = 1; i <= NF; i++) { if ($i == "TX-dropped:") d = $(i + 1); if ($i == "TX-total:") t = $(i + 1) } }
+                   END { if (t > 0) printf "%.1f", 100 * d / t; else print "-" }' "$OUT/$tag-A.log")
     # "match": A's and B's counts differ by at most what the rings between them hold (A's transmit ring and B's receive
     # ring, RING each per queue pair) plus 0.5 %; otherwise the difference in % of B (DPDK: frames its io forwarding dropped).
     read -r bmpps bgbps ampps match cpu nspf <<< "$(awk -v b=$((b1 - b0)) -v bb=$((brx - brb)) -v a=$((a1 - a0)) -v s="$secs" \
@@ -467,9 +473,9 @@ run_case() {        # rep sharing side layout size queues
     else
         note=$(awk '/Forward statistics for port 1/ { f = 1 } f && /TX-packets:/ { print "M port1 fwd " $0; f = 0 }' "$OUT/$tag-mid.log" | tail -1 | tr -s ' ')
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$sharing" "$side" "$layout" "$size" "$q" "$secs" \
-        $((b1 - b0)) "$bmpps" "$bgbps" $((a1 - a0)) "$ampps" "$match" "$cpu" "$nspf" "$note" >> "$RESULTS"
-    log "  $side: B rx $bmpps Mpps ($bgbps Gbit/s), A tx $ampps Mpps ($match), middle CPU $cpu % = $nspf ns/frame"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$sharing" "$side" "$layout" "$size" "$q" "$secs" \
+        $((b1 - b0)) "$bmpps" "$bgbps" $((a1 - a0)) "$ampps" "$match" "$cpu" "$nspf" "$refused" "$note" >> "$RESULTS"
+    log "  $side: B rx $bmpps Mpps ($bgbps Gbit/s), A tx $ampps Mpps ($match; A's ring refused $refused % of its tries), middle CPU $cpu % = $nspf ns/frame"
 }
 
 # --- run -------------------------------------------------------------------------------------------------------------
