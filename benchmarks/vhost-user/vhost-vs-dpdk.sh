@@ -283,7 +283,7 @@ port0_stats() {     # name: "rx_packets rx_bytes tx_packets tx_bytes" of port 0 
     awk '/NIC statistics for port/ { port = $6 }
          port == "0" && /RX-packets:.*RX-missed:/ { for (i = 1; i <= NF; i++) { if ($i == "RX-packets:") rp = $(i + 1); if ($i == "RX-bytes:") rb = $(i + 1) } }
          port == "0" && /TX-packets:.*TX-errors:/ { for (i = 1; i <= NF; i++) { if ($i == "TX-packets:") tp = $(i + 1); if ($i == "TX-bytes:") tb = $(i + 1) } }
-         END { printf "%s %s %s %s\n", rp + 0, rb + 0, tp + 0, tb + 0 }' "${PMD_LOG[$1]}"
+         END { printf "%.0f %.0f %.0f %.0f\n", rp, rb, tp, tb }' "${PMD_LOG[$1]}"
 }
 
 # --- the middle ------------------------------------------------------------------------------------------------------
