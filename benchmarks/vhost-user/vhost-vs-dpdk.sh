@@ -29,6 +29,11 @@
 #                     (taskset -c 0, --lcores 0@0,1@0 each: main + one forwarding lcore, both busy-polling, so the kernel
 #                     time-slices them). With 2 queue pairs the middle still has ONE core: DPDK's one forwarding lcore
 #                     polls all queues, our daemon runs one worker thread per queue pair per device on it.
+#   split-a           A alone on CPU 0 (a whole core for the generator); the middle and B share CPU 1 (B: --lcores
+#                     0@1,1@1; the middle as in pinned, on CPU 1): the middle has half a core either way (DPDK's lcore
+#                     and B's busy-poll time-share it; our daemon's threads compete with B the same way). For 64-byte
+#                     frames with DPDK's middle, A on half a core is the bottleneck under "pinned" (A's ring never
+#                     fills); here it is not.
 #   float             nothing pinned: all three processes on CPUs 0-1 (lcores 0@(0-1),1@(0-1)), the kernel decides.
 # Because A and B time-share CPU 0 and both busy-poll, each runs in scheduler slices of a few ms; a ring must hold what
 # arrives while its reader is not running, or the rate measures the time slice instead of the middle (with DPDK's
@@ -43,7 +48,7 @@
 #   --sizes "…"      frame sizes in bytes, testpmd --txpkts (default "64 1518")
 #   --queues "…"     queue pairs (default "1 2")
 #   --layouts "…"    split and/or packed (default "split packed")
-#   --sharing S      pinned | float | both (default pinned; both runs every case under each, interleaved)
+#   --sharing S      pinned | split-a | float, or a list in quotes (default pinned; each case runs under each, interleaved)
 #   --ring N         virtio-user queue size = testpmd --rxd/--txd (default 32768; DPDK's default is 256)
 #   --burst N        testpmd --burst for all three (default 32)
 #   --only WHAT      ours | dpdk | all (default all)
@@ -105,7 +110,8 @@ while [ $# -gt 0 ]; do
 done
 
 case "$ONLY" in ours) SIDES=ours ;; dpdk) SIDES=dpdk ;; all) SIDES="ours dpdk" ;; *) echo "--only is ours, dpdk or all" >&2; exit 2 ;; esac
-case "$SHARING" in pinned|float) SHARINGS=$SHARING ;; both) SHARINGS="pinned float" ;; *) echo "--sharing is pinned, float or both" >&2; exit 2 ;; esac
+SHARINGS=$SHARING
+for x in $SHARINGS; do case "$x" in pinned|split-a|float) ;; *) echo "--sharing takes pinned, split-a and/or float" >&2; exit 2 ;; esac; done
 for l in $LAYOUTS; do case "$l" in split|packed) ;; *) echo "--layouts takes split and/or packed" >&2; exit 2 ;; esac; done
 for n in "$SECS" "$WARMUP" "$REPS" "$RING" "$BURST" "$PERF_SECS" "$WAIT_IDLE" $SIZES $QUEUES; do
     case "$n" in ''|*[!0-9]*) echo "not a whole number: '$n'" >&2; exit 2 ;; esac
@@ -387,12 +393,15 @@ printf 'rep\tsharing\tside\tlayout\tsize\tqueues\tseconds\tb_rx_frames\tb_mpps\t
 
 run_case() {        # rep sharing side layout size queues
     local rep=$1 sharing=$2 side=$3 layout=$4 size=$5 q=$6
-    local tag="r$1-$2-$3-$4-$5-q$6" mid_cpus drv_cpus mid_lcores drv_lcores packed="" mbufs mem
+    local tag="r$1-$2-$3-$4-$5-q$6" mid_cpus drv_cpus mid_lcores drv_lcores a_cpus a_lcores packed="" mbufs mem
     local a0 a1 b0 b1 t0 t1 c0 c1 secs brx brb bmpps bgbps ampps match note cpu nspf refused
     case "$sharing" in
         pinned) mid_cpus=1; drv_cpus=0; mid_lcores="0@1,1@1"; drv_lcores="0@0,1@0" ;;
+        split-a) mid_cpus=1; drv_cpus=1; mid_lcores="0@1,1@1"; drv_lcores="0@1,1@1" ;;
         float) mid_cpus=0-1; drv_cpus=0-1; mid_lcores="0@(0-1),1@(0-1)"; drv_lcores="0@(0-1),1@(0-1)" ;;
     esac
+    a_cpus=$drv_cpus; a_lcores=$drv_lcores
+    [ "$sharing" = split-a ] && { a_cpus=0; a_lcores="0@0,1@0"; }
     [ "$layout" = packed ] && packed=",packed_vq=1"
     # B's receive rings are full of mbufs (RING per queue) plus the per-lcore caches and a burst in flight.
     mbufs=$(( 2 * RING * q + 8192 ))
@@ -416,7 +425,7 @@ run_case() {        # rep sharing side layout size queues
     pmd B start
     log "  B up ($side)"
 
-    start_testpmd A "$drv_cpus" "$tag-A" --lcores "$drv_lcores" --no-pci --no-huge -m "$mem" \
+    start_testpmd A "$a_cpus" "$tag-A" --lcores "$a_lcores" --no-pci --no-huge -m "$mem" \
         --vdev "net_virtio_user0,path=$SOCKDIR/a.sock,queues=$q,queue_size=$RING,mac=$MAC_A$packed" \
         -- -i --total-num-mbufs="$mbufs" --rxq="$q" --txq="$q" --rxd="$RING" --txd="$RING" --nb-cores=1 \
         --forward-mode=txonly --burst="$BURST" --txpkts="$size" --eth-peer="0,$MAC_B"
