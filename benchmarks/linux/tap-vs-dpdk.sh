@@ -42,6 +42,7 @@
 #   --perf           also profile each case with perf (cpu-clock, call graphs) into DIR/perf-*.txt; slows the run a
 #                    little, so use it for a separate profiling run, not for the recorded figures
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 SECONDS_PER_CASE=5
 WARMUP=1
@@ -98,8 +99,6 @@ OUT=${OUT:-/tmp/vrb-bench-$(date -u +%Y%m%d-%H%M%S)-$$}
 PIDDIR=$OUT/pids
 mkdir -p "$OUT" "$PIDDIR"
 
-log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
-die() { log "error: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, TAP devices)"
 [ -c /dev/net/tun ] || die "/dev/net/tun is missing"
@@ -120,15 +119,6 @@ descendants() {     # PIDs below $1 (BenchmarkDotNet's child processes and the g
     done
 }
 
-end_pid() {         # SIGTERM, then SIGKILL after 5 s — only if the PID is still the process we started
-    local pid=$1 name=$2 i
-    [ -d "/proc/$pid" ] || return 0
-    [ "$(cat "/proc/$pid/comm" 2> /dev/null)" = "$name" ] || return 0
-    kill -TERM "$pid" 2> /dev/null || return 0
-    for i in $(seq 50); do [ -d "/proc/$pid" ] || return 0; sleep 0.1; done
-    log "process $pid ($name) ignored SIGTERM; SIGKILL"
-    kill -KILL "$pid" 2> /dev/null || true
-}
 
 cleanup() {
     local rc=$? entry pid name child f
@@ -157,33 +147,11 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 trap '' PIPE        # a write to a testpmd that died fails (and set -e ends the run) instead of killing the shell
 
-track() { STARTED+=("$1:$2"); }
 
-load_snapshot() {   # what else ran on the machine (recorded with the results)
-    {
-        echo "== $1 ($(date -u +%H:%M:%S) UTC)"
-        uptime
-        echo "dotnet build/test processes: $(pgrep -fc 'dotnet (build|test)' || true)"
-        ps -eo pcpu,pid,comm --sort=-pcpu | head -6
-    } >> "$OUT/load.txt"
-}
 
-wait_idle() {
-    local limit=$(( $1 * 60 )) quiet=0 waited=0
-    [ "$limit" -gt 0 ] || return 0
-    log "waiting (at most $1 min) until no 'dotnet build|test' ran for 60 s"
-    while [ "$waited" -lt "$limit" ]; do
-        if pgrep -f 'dotnet (build|test)' > /dev/null; then quiet=0; else quiet=$((quiet + 5)); fi
-        [ "$quiet" -ge 60 ] && { log "machine quiet for 60 s"; return 0; }
-        sleep 5; waited=$((waited + 5))
-    done
-    log "still busy after $1 min; going on (recorded in load.txt)"
-}
 
 ns_exec() { ip netns exec "$NS" "$@"; }   # foreground only: in the background $! would be a subshell, not the process
 counter() { ns_exec cat "/sys/class/net/$1/statistics/$2" 2> /dev/null || echo 0; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 wait_link() {       # an interface another process creates
     local i

@@ -64,6 +64,7 @@
 #   --no-build       use the existing Release build of samples/VhostUserNet
 #   -h, --help       this text
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 SECS=10
 WARMUP=3
@@ -127,8 +128,6 @@ MAC_A=02:00:00:00:aa:01
 MAC_B=02:00:00:00:bb:02
 mkdir -p "$OUT"
 
-log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
-die() { log "error: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (DPDK's EAL, /var/run/dpdk)"
 for tool in dpdk-testpmd dotnet taskset stdbuf awk mkfifo; do
@@ -142,15 +141,6 @@ STARTED=()          # "PID:comm" of every process this script started
 PREFIXES=()         # DPDK --file-prefix of every testpmd this script started
 FDS=()              # FIFO write ends held open
 
-end_pid() {         # SIGTERM, then SIGKILL after 5 s — only if the PID is still the process we started
-    local pid=$1 name=$2 i
-    [ -d "/proc/$pid" ] || return 0
-    [ "$(cat "/proc/$pid/comm" 2> /dev/null)" = "$name" ] || return 0
-    kill -TERM "$pid" 2> /dev/null || return 0
-    for i in $(seq 50); do [ -d "/proc/$pid" ] || return 0; sleep 0.1; done
-    log "process $pid ($name) ignored SIGTERM; SIGKILL"
-    kill -KILL "$pid" 2> /dev/null || true
-}
 
 remove_leftovers() {  # this run's sockets and DPDK runtime folders
     local p
@@ -175,36 +165,14 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 trap '' PIPE        # a write to a testpmd that died fails (set -e ends the run) instead of killing the shell
 
-track() { STARTED+=("$1:$2"); }
 untrack() {
     local keep=() e
     for e in "${STARTED[@]:-}"; do [ -n "$e" ] && [ "${e%%:*}" != "$1" ] && keep+=("$e"); done
     STARTED=("${keep[@]:-}")
 }
 
-load_snapshot() {
-    {
-        echo "== $1 ($(date -u +%H:%M:%S) UTC)"
-        uptime
-        echo "dotnet build/test processes: $(pgrep -fc 'dotnet (build|test)' || true)"
-        ps -eo pcpu,pid,comm --sort=-pcpu | head -6
-    } >> "$OUT/load.txt"
-}
 
-wait_idle() {
-    local limit=$(( $1 * 60 )) quiet=0 waited=0
-    [ "$limit" -gt 0 ] || return 0
-    log "waiting (at most $1 min) until no 'dotnet build|test' ran for 60 s"
-    while [ "$waited" -lt "$limit" ]; do
-        if pgrep -f 'dotnet (build|test)' > /dev/null; then quiet=0; else quiet=$((quiet + 5)); fi
-        [ "$quiet" -ge 60 ] && { log "machine quiet for 60 s"; return 0; }
-        sleep 5; waited=$((waited + 5))
-    done
-    log "still busy after $1 min; going on (recorded in load.txt)"
-}
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 wait_for() {        # seconds description command…: poll every 0.1 s
     local limit=$1 what=$2 i
