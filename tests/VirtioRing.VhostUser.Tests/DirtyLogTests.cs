@@ -185,33 +185,20 @@ public sealed class DirtyLogTests
     {
         using var harness = new BackendHarness(options: new VhostUserNetBackendOptions { RequireSealedMemory = true });
         using var guest = new VhostGuest(harness.Device.OfferedFeatures, packed: false);
-        string path = System.IO.Path.Combine("/dev/shm", "virtioring-log-" + Guid.NewGuid().ToString("N"));
+        using var tmpfs = new TmpfsFile(4096);
         (TestFrontend frontend, Task<VhostUserSessionResult> session) = harness.Connect();
-        try
+        using (frontend)
         {
-            using (var f = new System.IO.FileStream(path, System.IO.FileMode.CreateNew, System.IO.FileAccess.ReadWrite))
-            {
-                f.SetLength(4096);
-            }
-
-            using var tmpfs = System.IO.File.OpenHandle(path, System.IO.FileMode.Open, System.IO.FileAccess.ReadWrite);
-            using (frontend)
-            {
-                EndToEndTests.Negotiate(frontend, guest);
-                byte[] p = new byte[16];
-                BinaryPrimitives.WriteUInt64LittleEndian(p, 4096);
-                frontend.ReplyAck = false;
-                frontend.Send(VhostUserRequest.SetLogBase, p, tmpfs);
-                VhostUserSessionResult result = BackendHarness.Finish(session);
-                Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
-                var error = Assert.IsType<VhostUserProtocolException>(result.Error);
-                Assert.Equal(VhostUserProtocolError.BadFileDescriptor, error.Error);
-                Assert.Contains("sealed", error.Message, StringComparison.Ordinal);
-            }
-        }
-        finally
-        {
-            System.IO.File.Delete(path);
+            EndToEndTests.Negotiate(frontend, guest);
+            byte[] p = new byte[16];
+            BinaryPrimitives.WriteUInt64LittleEndian(p, 4096);
+            frontend.ReplyAck = false;
+            frontend.Send(VhostUserRequest.SetLogBase, p, tmpfs.Handle);
+            VhostUserSessionResult result = BackendHarness.Finish(session);
+            Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
+            var error = Assert.IsType<VhostUserProtocolException>(result.Error);
+            Assert.Equal(VhostUserProtocolError.BadFileDescriptor, error.Error);
+            Assert.Contains("sealed", error.Message, StringComparison.Ordinal);
         }
     }
 

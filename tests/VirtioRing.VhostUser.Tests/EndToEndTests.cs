@@ -190,62 +190,49 @@ public sealed class EndToEndTests
         using var strict = new BackendHarness(options: new VhostUserNetBackendOptions { RequireSealedMemory = true });
         BackendHarness h = requireSealed ? strict : harness;
         using var guest = new VhostGuest(h.Device.OfferedFeatures, packed: false);
-        string path = Path.Combine("/dev/shm", "virtioring-test-" + Guid.NewGuid().ToString("N"));
+        using var tmpfs = new TmpfsFile(0x10000);
         byte name = 0;
         int raw = Tmds.Linux.LibC.memfd_create(&name, Tmds.Linux.LibC.MFD_CLOEXEC | Tmds.Linux.LibC.MFD_ALLOW_SEALING);
         Assert.True(raw >= 0);
         using var sealable = new VirtioRing.Linux.SafeFileDescriptor(raw, ownsHandle: true);
         Assert.Equal(0, Tmds.Linux.LibC.ftruncate(raw, 0x10000));
         (TestFrontend frontend, Task<VhostUserSessionResult> session) = h.Connect();
-        try
+        using (frontend)
         {
-            using (var f = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite))
-            {
-                f.SetLength(0x10000);
-            }
+            Negotiate(frontend, guest);
+            byte[] region = new byte[VhostUserCodec.SingleRegionLength];
 
-            using var tmpfs = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
-            using (frontend)
-            {
-                Negotiate(frontend, guest);
-                byte[] region = new byte[VhostUserCodec.SingleRegionLength];
+            // A memfd that allows sealing: sealed by the back-end, the front-end can no longer shrink it.
+            VhostUserCodec.WriteSingleRegion(region, new VhostUserMemoryRegion(0x4000_0000, 0x10000, 0x7000_0000_0000, 0));
+            frontend.Send(VhostUserRequest.AddMemReg, region, sealable);
+            Assert.NotEqual(0, Tmds.Linux.LibC.fcntl(raw, Tmds.Linux.LibC.F_GET_SEALS) & Tmds.Linux.LibC.F_SEAL_SHRINK);
+            Assert.Equal(-1, Tmds.Linux.LibC.ftruncate(raw, 0x1000));
+            Assert.DoesNotContain(h.Logger.Entries, e => e.Message.Contains("truncate", StringComparison.Ordinal));
 
-                // A memfd that allows sealing: sealed by the back-end, the front-end can no longer shrink it.
-                VhostUserCodec.WriteSingleRegion(region, new VhostUserMemoryRegion(0x4000_0000, 0x10000, 0x7000_0000_0000, 0));
-                frontend.Send(VhostUserRequest.AddMemReg, region, sealable);
-                Assert.NotEqual(0, Tmds.Linux.LibC.fcntl(raw, Tmds.Linux.LibC.F_GET_SEALS) & Tmds.Linux.LibC.F_SEAL_SHRINK);
-                Assert.Equal(-1, Tmds.Linux.LibC.ftruncate(raw, 0x1000));
-                Assert.DoesNotContain(h.Logger.Entries, e => e.Message.Contains("truncate", StringComparison.Ordinal));
-
-                // A tmpfs file cannot be sealed.
-                VhostUserCodec.WriteSingleRegion(region, new VhostUserMemoryRegion(0x5000_0000, 0x10000, 0x7100_0000_0000, 0));
-                frontend.ReplyAck = !requireSealed;
-                frontend.Send(VhostUserRequest.AddMemReg, region, tmpfs);
-                if (!requireSealed)
-                {
-                    Assert.Contains(h.Logger.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("can still truncate", StringComparison.Ordinal));
-                    guest.StartRings(frontend);
-                    guest.Driver.Bind(guest.Rings, guest.Kicks);
-                    Assert.Equal(10, Echo(guest, 0, 10));
-                }
-            }
-
-            VhostUserSessionResult result = BackendHarness.Finish(session);
-            if (requireSealed)
+            // A tmpfs file cannot be sealed.
+            VhostUserCodec.WriteSingleRegion(region, new VhostUserMemoryRegion(0x5000_0000, 0x10000, 0x7100_0000_0000, 0));
+            frontend.ReplyAck = !requireSealed;
+            frontend.Send(VhostUserRequest.AddMemReg, region, tmpfs.Handle);
+            if (!requireSealed)
             {
-                Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
-                var error = Assert.IsType<VhostUserProtocolException>(result.Error);
-                Assert.Equal(VhostUserProtocolError.BadFileDescriptor, error.Error);
-                Assert.Contains("sealed", error.Message, StringComparison.Ordinal);
-            }
-            else
-            {
-                Assert.Equal(VhostUserSessionEnd.PeerClosed, result.End);
+                Assert.Contains(h.Logger.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("can still truncate", StringComparison.Ordinal));
+                guest.StartRings(frontend);
+                guest.Driver.Bind(guest.Rings, guest.Kicks);
+                Assert.Equal(10, Echo(guest, 0, 10));
             }
         }
-        finally
+
+        VhostUserSessionResult result = BackendHarness.Finish(session);
+        if (requireSealed)
         {
-            File.Delete(path);
+            Assert.Equal(VhostUserSessionEnd.ProtocolError, result.End);
+            var error = Assert.IsType<VhostUserProtocolException>(result.Error);
+            Assert.Equal(VhostUserProtocolError.BadFileDescriptor, error.Error);
+            Assert.Contains("sealed", error.Message, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Equal(VhostUserSessionEnd.PeerClosed, result.End);
         }
     }
 

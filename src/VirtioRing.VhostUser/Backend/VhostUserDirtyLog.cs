@@ -53,28 +53,8 @@ internal sealed unsafe class VhostUserDirtyLog : IDisposable
             VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadLog, VhostUserRequest.SetLogBase, $"log of 0x{log.Size:x} bytes is larger than the 0x{MaxSize:x} that cover 2^45 bytes of guest memory");
         }
 
-        MemfdGuestRegion mapping;
-        try
-        {
-            mapping = MemfdGuestRegion.Map(fd, log.Offset, log.Size, new GuestAddress(0), sealAgainstShrinking: true);
-        }
-        catch (ArgumentException e)
-        {
-            VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadLog, VhostUserRequest.SetLogBase, $"log of 0x{log.Size:x} bytes at offset 0x{log.Offset:x}: {e.Message}");
-            return null;
-        }
-        catch (LinuxException e)
-        {
-            VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadFileDescriptor, VhostUserRequest.SetLogBase, $"the log fd cannot be mapped: {e.Message}");
-            return null;
-        }
-
-        if (requireSealed && !mapping.IsSealedAgainstShrinking)
-        {
-            mapping.Dispose();
-            VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadFileDescriptor, VhostUserRequest.SetLogBase, "the log's file is not sealed against shrinking and cannot be (F_SEAL_SHRINK); a truncation would crash the process");
-        }
-
+        MemfdGuestRegion mapping = SharedMemoryMapping.Map(
+            fd, log.Offset, log.Size, new GuestAddress(0), requireSealed, VhostUserRequest.SetLogBase, VhostUserProtocolError.BadLog, $"log of 0x{log.Size:x} bytes at offset 0x{log.Offset:x}");
         return new VhostUserDirtyLog(mapping);
     }
 

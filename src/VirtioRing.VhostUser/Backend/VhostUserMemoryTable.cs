@@ -277,28 +277,8 @@ internal sealed class VhostUserMemoryTable : IDisposable
 
         public static MappedRegion Map(VhostUserRequest request, VhostUserMemoryRegion r, SafeFileDescriptor fd, bool requireSealed)
         {
-            MemfdGuestRegion region;
-            try
-            {
-                region = MemfdGuestRegion.Map(fd, r.MmapOffset, r.Size, new GuestAddress(r.GuestAddress), sealAgainstShrinking: true);
-            }
-            catch (ArgumentException e)
-            {
-                VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadMemoryRegion, request, $"region at guest 0x{r.GuestAddress:x}: {e.Message}");
-                return null;
-            }
-            catch (LinuxException e)
-            {
-                VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadFileDescriptor, request, $"region at guest 0x{r.GuestAddress:x} cannot be mapped: {e.Message}");
-                return null;
-            }
-
-            if (requireSealed && !region.IsSealedAgainstShrinking)
-            {
-                region.Dispose();
-                VhostUserThrowHelper.ThrowProtocol(VhostUserProtocolError.BadFileDescriptor, request, $"region at guest 0x{r.GuestAddress:x}: its file is not sealed against shrinking and cannot be (F_SEAL_SHRINK); a truncation would crash the process");
-            }
-
+            MemfdGuestRegion region = SharedMemoryMapping.Map(
+                fd, r.MmapOffset, r.Size, new GuestAddress(r.GuestAddress), requireSealed, request, VhostUserProtocolError.BadMemoryRegion, $"region at guest 0x{r.GuestAddress:x}");
             return new MappedRegion(region);
         }
 

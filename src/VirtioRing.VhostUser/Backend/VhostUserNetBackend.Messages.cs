@@ -94,11 +94,7 @@ public sealed partial class VhostUserNetBackend
                         mapped = VhostUserDirtyLog.Map(log, fd, _options.RequireSealedMemory);
                     }
 
-                    if (!mapped.IsSealed && !_unsealedWarned)
-                    {
-                        _unsealedWarned = true;   // once per session, memory or log
-                        Log.UnsealedMemory(_logger, Device.Name, r);
-                    }
+                    WarnIfUnsealed(mapped.IsSealed, r);
 
                     SetLogBase(mapped);
 

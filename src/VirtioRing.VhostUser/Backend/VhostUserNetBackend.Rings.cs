@@ -342,11 +342,7 @@ public sealed partial class VhostUserNetBackend
         }
 
         Device.Stop();
-        if (table is { AllSealed: false } && !_unsealedWarned)
-        {
-            _unsealedWarned = true;   // once per session
-            Log.UnsealedMemory(_logger, Device.Name, request);
-        }
+        WarnIfUnsealed(table is null || table.AllSealed, request);
 
         VhostUserMemoryTable? old = _table;
         _table = table;
@@ -474,6 +470,16 @@ public sealed partial class VhostUserNetBackend
     }
 
     /// <summary>Replaces the dirty log (<c>SET_LOG_BASE</c>); the old one is unmapped after the grace period, once no queue marks it.</summary>
+    /// <summary>Warns, once per session, that the front-end could truncate memory the backend maps (memory tables or the log).</summary>
+    private void WarnIfUnsealed(bool isSealed, VhostUserRequest request)
+    {
+        if (!isSealed && !_unsealedWarned)
+        {
+            _unsealedWarned = true;
+            Log.UnsealedMemory(_logger, Device.Name, request);
+        }
+    }
+
     private void SetLogBase(VhostUserDirtyLog log)
     {
         VhostUserDirtyLog? old = _log;

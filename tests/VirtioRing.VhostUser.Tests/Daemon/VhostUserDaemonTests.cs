@@ -61,35 +61,22 @@ public sealed class VhostUserDaemonTests
     {
         string dir = Directory.CreateTempSubdirectory("vr-daemon-").FullName;
         string socket = Path.Combine(dir, "a.sock");
-        string shm = Path.Combine("/dev/shm", "virtioring-daemon-" + Guid.NewGuid().ToString("N"));
         var options = new DaemonOptions([socket], 1, DaemonBackend.Switch, false, TimeSpan.Zero, TimeSpan.Zero) { RequireSealedMemory = true };
         using (var daemon = new VhostUserDaemon(options, NullLoggerFactory.Instance))
         {
-            try
+            daemon.Start();
+            WaitFor(() => File.Exists(socket), "the daemon did not listen");
+            using (var tmpfs = new TmpfsFile(0x10000))
+            using (var frontend = new TestFrontend(VirtioRing.VhostUser.Transport.VhostUserConnector.Connect(socket)))
             {
-                daemon.Start();
-                WaitFor(() => File.Exists(socket), "the daemon did not listen");
-                using (var f = new FileStream(shm, FileMode.CreateNew, FileAccess.ReadWrite))
-                {
-                    f.SetLength(0x10000);
-                }
-
-                using (var tmpfs = File.OpenHandle(shm, FileMode.Open, FileAccess.ReadWrite))
-                using (var frontend = new TestFrontend(VirtioRing.VhostUser.Transport.VhostUserConnector.Connect(socket)))
-                {
-                    frontend.Send(VirtioRing.VhostUser.Protocol.VhostUserRequest.SetOwner, default);
-                    frontend.SetMemTable([new VirtioRing.VhostUser.Protocol.VhostUserMemoryRegion(0x10_0000, 0x10000, 0x7000_0000_0000, 0)], tmpfs);
-                    var closed = System.Threading.Tasks.Task.Run(() => !frontend.Channel.TryReceive(out _));   // end of stream: the daemon closed it
-                    Assert.True(closed.Wait(10_000) && closed.Result, "the unsealable memory was not refused");
-                }
-
-                using DaemonGuest good = DaemonGuest.Connect(socket, daemon.Devices[0].Device.OfferedFeatures, MacAddress.Read(daemon.Devices[0].Device.Config.Mac));
-                WaitFor(() => daemon.Devices[0].Device.IsRunning, "the device did not start for the sealed guest");
+                frontend.Send(VirtioRing.VhostUser.Protocol.VhostUserRequest.SetOwner, default);
+                frontend.SetMemTable([new VirtioRing.VhostUser.Protocol.VhostUserMemoryRegion(0x10_0000, 0x10000, 0x7000_0000_0000, 0)], tmpfs.Handle);
+                var closed = System.Threading.Tasks.Task.Run(() => !frontend.Channel.TryReceive(out _));   // end of stream: the daemon closed it
+                Assert.True(closed.Wait(10_000) && closed.Result, "the unsealable memory was not refused");
             }
-            finally
-            {
-                File.Delete(shm);
-            }
+
+            using DaemonGuest good = DaemonGuest.Connect(socket, daemon.Devices[0].Device.OfferedFeatures, MacAddress.Read(daemon.Devices[0].Device.Config.Mac));
+            WaitFor(() => daemon.Devices[0].Device.IsRunning, "the device did not start for the sealed guest");
         }
 
         Directory.Delete(dir, recursive: true);
