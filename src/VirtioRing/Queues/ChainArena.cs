@@ -275,19 +275,7 @@ internal sealed unsafe class ChainArena
     /// <summary>Gives a slot back after a walk failed.</summary>
     public void Abort(ushort slot) => Free(slot);
 
-    /// <summary>Frees a held chain's slot; throws when the chain is stale or from another queue.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Release(in DescriptorChain chain)
-    {
-        if (!ReferenceEquals(chain.Arena, this) || !IsCurrent(chain.Slot, chain.Generation))
-        {
-            ThrowHelper.ThrowInvalidOperation("The chain is not held by this queue: it was already pushed as used, or it came from another queue.");
-        }
-
-        Free(chain.Slot);
-    }
-
-    /// <summary>Frees the slot of a chain the caller has just checked with <see cref="IsCurrent"/> (one check, not two).</summary>
+    /// <summary>Frees the slot of a chain the caller has just checked with <see cref="IsCurrent"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ReleaseChecked(ushort slot) => Free(slot);
 

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using VirtioRing.Memory;
 using VirtioRing.Queues;
@@ -119,6 +120,34 @@ public class GuestWriteLogTests
         pair.Device.PushUsed(chain, 100);
         pair.Device.PublishUsed();
         pair.Device.EnableNotifications();
+        Assert.Empty(log.Writes);
+        Assert.Empty(log.DeviceArea);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void PushUsed_StaleDefaultOrForeignChain_ThrowsAndLogsNothing(QueueKind kind, VirtqueueFeatures features)
+    {
+        using QueuePair pair = QueuePairFactory.Create(kind, 16, features);
+        GuestAddress b = pair.Buffers.Rent();
+        Assert.True(pair.Driver.TryAddChain([BufferSegment.Writable(b, 100)], 1));
+        pair.Driver.PublishAvailable();
+        Assert.Equal(PopStatus.Popped, pair.Device.TryPopAvailable(out DescriptorChain chain));
+        pair.Device.PushUsed(chain, 100);
+        pair.Device.PublishUsed();
+        var log = new RecordingLog();
+        SetLog(pair.Device, log);
+
+        Assert.Throws<InvalidOperationException>(() => pair.Device.PushUsed(chain, 100));   // pushed already: stale
+        Assert.ThrowsAny<Exception>(() => pair.Device.PushUsed(default, 0));                // never popped
+
+        using QueuePair other = QueuePairFactory.Create(kind, 16, features);
+        GuestAddress o = other.Buffers.Rent();
+        Assert.True(other.Driver.TryAddChain([BufferSegment.Writable(o, 100)], 1));
+        other.Driver.PublishAvailable();
+        Assert.Equal(PopStatus.Popped, other.Device.TryPopAvailable(out DescriptorChain foreign));
+        Assert.Throws<InvalidOperationException>(() => pair.Device.PushUsed(foreign, 100));  // held, but by another queue
+
         Assert.Empty(log.Writes);
         Assert.Empty(log.DeviceArea);
     }

@@ -21,21 +21,23 @@ public sealed unsafe partial class SplitDeviceQueue
             ThrowHelper.ThrowArgumentOutOfRange(nameof(writtenLength), "More bytes than the chain's writable buffers hold.");
         }
 
+        // Checked before anything else: a stale or foreign chain throws, changing nothing (and logging nothing).
+        if (_inOrder)
+        {
+            CheckInOrder(chain);
+        }
+        else if (!ReferenceEquals(chain.Arena, _arena) || !_arena.IsCurrent(chain.Slot, chain.Generation))
+        {
+            ThrowHelper.ThrowInvalidOperation("The chain is not held by this queue: it was already pushed as used, or it came from another queue.");
+        }
+
         GuestWriteLog? log = _writeLog;
         if (log is not null && writtenLength != 0)
         {
             log.LogChain(chain, writtenLength);   // while the chain is held: its segments are readable
         }
 
-        if (_inOrder)
-        {
-            CheckInOrder(chain);   // checks held and of this arena first
-            _arena.ReleaseChecked(chain.Slot);
-        }
-        else
-        {
-            _arena.Release(chain);   // throws (changing nothing) when the chain is stale or foreign
-        }
+        _arena.ReleaseChecked(chain.Slot);
         if (_fault != VirtqueueFault.None)
         {
             return;
