@@ -26,24 +26,27 @@ public sealed class TapAllocationTests
             Echo(lab, request, buffer);   // warm-up: tiered compilation, first-use buffers
         }
 
-        // Up to 20 windows of 300 echoes; the first at 0 B ends it. Warm-up effects (tier-up, first-use paths
-        // of the runtime) shrink window by window on a loaded machine; a steady-state window allocates nothing.
+        // Up to 200 windows of 30 echoes; the first at 0 B ends it. The count is process-wide, and the test host
+        // allocates in the background whatever the test does (~1.5 KB/s of 168-byte objects, measured with no TAP
+        // at all on a loaded machine), so a window must be short for a quiet one to exist; a data path that
+        // allocated even once per 30 echoes would allocate in every window. Warm-up effects (tier-up, first-use
+        // paths of the runtime) shrink window by window.
         long best = long.MaxValue;
-        long[] windows = new long[20];
-        for (int w = 0; w < windows.Length && best != 0; w++)
+        var windows = new List<long>();
+        for (int w = 0; w < 200 && best != 0; w++)
         {
             long before = GC.GetTotalAllocatedBytes(precise: true);
-            for (int i = 0; i < 300; i++)
+            for (int i = 0; i < 30; i++)
             {
                 Echo(lab, request, buffer);
             }
 
-            windows[w] = GC.GetTotalAllocatedBytes(precise: true) - before;
-            best = Math.Min(best, windows[w]);
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            windows.Add(allocated);
+            best = Math.Min(best, allocated);
         }
 
-        // Tier-up of a method under load can allocate once in a window; a whole window at 0 B is the proof.
-        Assert.True(best == 0, $"every window allocated: {string.Join(", ", windows)} B per 300 echoes");
+        Assert.True(best == 0, $"every window allocated: {string.Join(", ", windows)} B per 30 echoes");
         Assert.Equal(0, lab.Backend.GetCounters(0).TransmitDrops);
     }
 
