@@ -20,6 +20,17 @@ internal sealed class FakeHost : INetBackendHost
 
     public List<CapturedFrame> Delivered { get; } = [];
 
+    public int DeliveredCount   // safe while senders deliver
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return Delivered.Count;
+            }
+        }
+    }
+
     public List<int> Wakes { get; } = [];
 
     public int Flushes { get; private set; }

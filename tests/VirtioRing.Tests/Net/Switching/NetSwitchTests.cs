@@ -443,26 +443,39 @@ public class NetSwitchTests
             }
         })).ToArray();
 
-        await Task.Delay(50);
+        // Waits on what happened, not on time: on a loaded machine the senders may not run for a while.
+        Assert.True(await DeliveredWithin(g[3].Host, TimeSpan.FromSeconds(30)), "port 3 received nothing before its removal");
         Assert.True(sw.RemovePort(g[3].Port));
-        int atRemoval;
-        lock (g[3].Host)
-        {
-            atRemoval = g[3].Host.Delivered.Count;
-        }
+        int atRemoval = g[3].Host.DeliveredCount;
 
         await Task.Delay(50);
         NetSwitchPort added = sw.AddGuestPort("late", null, 1);
         var lateHost = new FakeHost();
         ((INetBackend)added).Attach(lateHost);
-        await Task.Delay(50);
+        bool lateReceived = await DeliveredWithin(lateHost, TimeSpan.FromSeconds(30));
         await stop.CancelAsync();
         await Task.WhenAll(senders);
 
         Assert.True(g[3].Host.Delivered.Count <= atRemoval + 3, "at most one frame in flight per sender after removal");
-        Assert.NotEmpty(lateHost.Delivered);
+        Assert.True(lateReceived, "the port added after the removal received nothing");
         Assert.True(g[0].Host.Delivered.Count > 0 && g[1].Host.Delivered.Count > 0);
         Assert.All(g[1].Host.Delivered, f => Assert.NotEqual(1, f.Bytes[11]));   // never its own frame
+    }
+
+    private static async Task<bool> DeliveredWithin(FakeHost host, TimeSpan limit)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < limit)
+        {
+            if (host.DeliveredCount > 0)
+            {
+                return true;
+            }
+
+            await Task.Delay(5);
+        }
+
+        return false;
     }
 
     [Fact]
