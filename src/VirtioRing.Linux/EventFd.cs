@@ -134,7 +134,7 @@ public sealed class EventFd : INotifier, IDisposable
                 p.fd = fd.Value;
                 p.events = LibC.POLLIN;
                 p.revents = 0;
-                n = LibC.poll(&p, 1, wait);
+                n = Poll.poll(&p, 1, wait);   // not LibC.poll: its errno is not kept, and EINTR must be told apart
             }
 
             if (n < 0 && LibC.errno != LibC.EINTR)

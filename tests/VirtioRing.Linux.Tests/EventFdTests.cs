@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 using Tmds.Linux;
@@ -59,6 +60,22 @@ public sealed class EventFdTests
         Assert.False(e.Read(50, out ulong value));
         Assert.Equal(0UL, value);
         Assert.True(Environment.TickCount64 - start >= 40, "returned before the timeout");
+    }
+
+    /// <summary>
+    /// A child process's exit interrupts <c>poll</c> on the thread that started it (SIGCHLD goes to that thread, and
+    /// <c>poll</c> is never restarted): an interruption, not a failure, and the wait goes on to its timeout.
+    /// </summary>
+    [Fact]
+    public void Read_ChildOfTheWaitingThreadExits_WaitsOnUntilTheTimeout()
+    {
+        using var e = new EventFd();
+        using Process child = Process.Start(new ProcessStartInfo("sleep", "0.1") { UseShellExecute = false })!;
+        long start = Environment.TickCount64;
+        Assert.False(e.Read(1000, out ulong value));
+        Assert.Equal(0UL, value);
+        Assert.True(Environment.TickCount64 - start >= 900, "returned before the timeout");
+        Assert.True(child.HasExited, "the child did not exit during the wait");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -148,6 +149,32 @@ public sealed class ChannelTests
             Assert.True(server.TryReceive(out VhostUserMessage m));
             m.Dispose();
             Assert.Equal(VhostUserRequest.GetFeatures, m.Header.Request);
+        }
+
+        Assert.False(File.Exists(path));
+    }
+
+    /// <summary>
+    /// A child process's exit interrupts the listener's <c>poll</c> on the thread that started it (SIGCHLD goes to that
+    /// thread): the wait goes on, and the front-end that connects later is accepted (no "poll failed" ending the serving).
+    /// </summary>
+    [Fact]
+    public void Accept_ChildOfTheAcceptingThreadExitsWhileWaiting_AcceptsTheLaterConnection()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"vu-intr-{Guid.NewGuid():N}.sock");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using (var listener = new VhostUserListener(path))
+        {
+            using Process child = Process.Start(new ProcessStartInfo("sleep", "0.1") { UseShellExecute = false })!;
+            Task<VhostUserChannel> connect = Task.Run(() =>
+            {
+                Thread.Sleep(600);   // after the child's exit
+                return VhostUserConnector.Connect(path);
+            });
+            using VhostUserChannel server = listener.Accept(cts.Token);
+            Assert.True(child.HasExited, "the child did not exit during the wait");
+            Assert.True(connect.Wait(10_000));
+            connect.Result.Dispose();
         }
 
         Assert.False(File.Exists(path));

@@ -1,15 +1,25 @@
 using System;
+using System.Runtime.InteropServices;
 using System.Text;
 using Tmds.Linux;
 using VirtioRing.Linux;
 
 namespace VirtioRing.VhostUser.Transport;
 
-/// <summary>Creating, binding and connecting <c>AF_UNIX</c> stream sockets by path.</summary>
-internal static unsafe class UnixSocket
+/// <summary>Creating, binding and connecting <c>AF_UNIX</c> stream sockets by path, and waiting on them.</summary>
+internal static unsafe partial class UnixSocket
 {
     /// <summary><c>sizeof(sun_path)</c>.</summary>
     private const int SunPathLength = 108;
+
+    /// <summary>
+    /// <c>poll(2)</c> with <c>errno</c> kept: Tmds.LibC 0.5 declares its <c>poll</c> without <c>SetLastError</c>, so
+    /// <c>LibC.errno</c> after it reads what an earlier call left, and an <c>EINTR</c> (a signal, e.g. the SIGCHLD of
+    /// a child process the waiting thread started; <c>poll</c> is never restarted) looked like a failure.
+    /// </summary>
+    /// <returns>The number of ready descriptors, 0 on timeout, or -1 with <c>errno</c> (<c>EINTR</c>: retry).</returns>
+    [LibraryImport("libc.so.6", SetLastError = true)]
+    internal static partial int poll(pollfd* fds, nuint nfds, int timeout);
 
     public static SafeFileDescriptor Create()
     {

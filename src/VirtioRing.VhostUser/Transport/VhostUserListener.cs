@@ -77,7 +77,7 @@ public sealed unsafe class VhostUserListener : IDisposable
                 pollfd p = default;
                 p.fd = fd;
                 p.events = LibC.POLLIN;
-                int ready = LibC.poll(&p, 1, 100);
+                int ready = UnixSocket.poll(&p, 1, 100);   // not LibC.poll, whose errno is not kept: EINTR is retried below
                 if (ready < 0)
                 {
                     int errno = LibC.errno;

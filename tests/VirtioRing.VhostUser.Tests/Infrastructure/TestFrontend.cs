@@ -29,12 +29,9 @@ public sealed class TestFrontend(VhostUserChannel channel) : IDisposable
         }
     }
 
-    public unsafe byte[] Receive(VhostUserRequest request)
+    public byte[] Receive(VhostUserRequest request)
     {
-        Tmds.Linux.pollfd p = default;
-        p.fd = Channel.Handle.Fd;
-        p.events = Tmds.Linux.LibC.POLLIN;
-        Assert.True(Tmds.Linux.LibC.poll(&p, 1, 10_000) == 1, $"no reply to {request} within 10 s: {Diagnostics?.Invoke()}");
+        Assert.True(WaitReadable(Environment.TickCount64 + 10_000), $"no reply to {request} within 10 s: {Diagnostics?.Invoke()}");
         Assert.True(Channel.TryReceive(out VhostUserMessage reply), $"no reply to {request}: {Diagnostics?.Invoke()}");
         using (reply)
         {
@@ -114,15 +111,12 @@ public sealed class TestFrontend(VhostUserChannel channel) : IDisposable
     /// Waits until the back-end has closed the connection (end of stream, or a reset), discarding what it still sent.
     /// </summary>
     /// <returns>Whether it closed within <paramref name="timeoutMilliseconds"/>.</returns>
-    public unsafe bool WaitForClose(int timeoutMilliseconds)
+    public bool WaitForClose(int timeoutMilliseconds)
     {
         long end = Environment.TickCount64 + timeoutMilliseconds;
         while (true)
         {
-            Tmds.Linux.pollfd p = default;
-            p.fd = Channel.Handle.Fd;
-            p.events = Tmds.Linux.LibC.POLLIN;
-            if (Tmds.Linux.LibC.poll(&p, 1, (int)Math.Max(0, end - Environment.TickCount64)) != 1)
+            if (!WaitReadable(end))
             {
                 return false;
             }
@@ -148,4 +142,27 @@ public sealed class TestFrontend(VhostUserChannel channel) : IDisposable
     }
 
     public void Dispose() => Channel.Dispose();
+
+    /// <summary>
+    /// Waits until the socket is readable (or at its end) or <paramref name="deadline"/> (<see cref="Environment.TickCount64"/>)
+    /// passes. A signal is not the end of the wait: a child process this thread started (a QEMU guest) interrupts
+    /// <c>poll</c> when it exits, and that is no timeout.
+    /// </summary>
+    private unsafe bool WaitReadable(long deadline)
+    {
+        while (true)
+        {
+            Tmds.Linux.pollfd p = default;
+            p.fd = Channel.Handle.Fd;
+            p.events = Tmds.Linux.LibC.POLLIN;
+            int n = UnixSocket.poll(&p, 1, (int)Math.Max(0, deadline - Environment.TickCount64));
+            if (n >= 0)
+            {
+                return n == 1;
+            }
+
+            int errno = Tmds.Linux.LibC.errno;
+            Assert.True(errno == Tmds.Linux.LibC.EINTR, $"poll failed: errno {errno}");
+        }
+    }
 }
