@@ -77,10 +77,7 @@ public class GuestWriteLogTests
         using QueuePair pair = QueuePairFactory.Create(kind, 16, features);
         var log = new RecordingLog();
         SetLog(pair.Device, log);
-        GuestAddress b = pair.Buffers.Rent();
-        Assert.True(pair.Driver.TryAddChain([BufferSegment.Writable(b, 100)], 1));
-        pair.Driver.PublishAvailable();
-        Assert.Equal(PopStatus.Popped, pair.Device.TryPopAvailable(out DescriptorChain chain));
+        DescriptorChain chain = PopOneWritable(pair, out GuestAddress b);
         pair.Device.PushUsed(chain, 0);
         pair.Device.PublishUsed();
         Assert.DoesNotContain(log.Writes, w => w.Address == b.Value);
@@ -113,10 +110,7 @@ public class GuestWriteLogTests
         var log = new RecordingLog();
         SetLog(pair.Device, log);
         SetLog(pair.Device, null);
-        GuestAddress b = pair.Buffers.Rent();
-        Assert.True(pair.Driver.TryAddChain([BufferSegment.Writable(b, 100)], 1));
-        pair.Driver.PublishAvailable();
-        Assert.Equal(PopStatus.Popped, pair.Device.TryPopAvailable(out DescriptorChain chain));
+        DescriptorChain chain = PopOneWritable(pair, out _);
         pair.Device.PushUsed(chain, 100);
         pair.Device.PublishUsed();
         pair.Device.EnableNotifications();
@@ -129,10 +123,7 @@ public class GuestWriteLogTests
     public void PushUsed_StaleDefaultOrForeignChain_ThrowsAndLogsNothing(QueueKind kind, VirtqueueFeatures features)
     {
         using QueuePair pair = QueuePairFactory.Create(kind, 16, features);
-        GuestAddress b = pair.Buffers.Rent();
-        Assert.True(pair.Driver.TryAddChain([BufferSegment.Writable(b, 100)], 1));
-        pair.Driver.PublishAvailable();
-        Assert.Equal(PopStatus.Popped, pair.Device.TryPopAvailable(out DescriptorChain chain));
+        DescriptorChain chain = PopOneWritable(pair, out _);
         pair.Device.PushUsed(chain, 100);
         pair.Device.PublishUsed();
         var log = new RecordingLog();
@@ -142,14 +133,21 @@ public class GuestWriteLogTests
         Assert.ThrowsAny<Exception>(() => pair.Device.PushUsed(default, 0));                // never popped
 
         using QueuePair other = QueuePairFactory.Create(kind, 16, features);
-        GuestAddress o = other.Buffers.Rent();
-        Assert.True(other.Driver.TryAddChain([BufferSegment.Writable(o, 100)], 1));
-        other.Driver.PublishAvailable();
-        Assert.Equal(PopStatus.Popped, other.Device.TryPopAvailable(out DescriptorChain foreign));
+        DescriptorChain foreign = PopOneWritable(other, out _);
         Assert.Throws<InvalidOperationException>(() => pair.Device.PushUsed(foreign, 100));  // held, but by another queue
 
         Assert.Empty(log.Writes);
         Assert.Empty(log.DeviceArea);
+    }
+
+    /// <summary>Makes the driver offer one 100-byte writable buffer and the device pop it.</summary>
+    private static DescriptorChain PopOneWritable(QueuePair pair, out GuestAddress buffer)
+    {
+        buffer = pair.Buffers.Rent();
+        Assert.True(pair.Driver.TryAddChain([BufferSegment.Writable(buffer, 100)], 1));
+        pair.Driver.PublishAvailable();
+        Assert.Equal(PopStatus.Popped, pair.Device.TryPopAvailable(out DescriptorChain chain));
+        return chain;
     }
 
     private static void SetLog(IDeviceQueue queue, GuestWriteLog? log)
