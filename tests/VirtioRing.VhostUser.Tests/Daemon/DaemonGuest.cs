@@ -23,9 +23,9 @@ internal sealed class DaemonGuest : IDisposable
 
     public MacAddress Mac { get; }
 
-    public static DaemonGuest Connect(string socket, NetFeatures offered, MacAddress mac, int queuePairs = 1)
+    public static DaemonGuest Connect(string socket, NetFeatures offered, MacAddress mac, int queuePairs = 1, NetFeatures without = NetFeatures.None)
     {
-        var guest = new VhostGuest(offered, packed: false, queuePairs: queuePairs);
+        var guest = new VhostGuest(offered, packed: false, queuePairs: queuePairs, without: without);
         TestFrontend? frontend = null;
         try
         {

@@ -22,11 +22,13 @@ public sealed class VhostGuest : IDisposable
 
     /// <param name="queuePairs">More than 1: the guest negotiates MQ (and CTRL_VQ, which MQ needs; the control ring is the
     /// front-end's, as QEMU's, and is not given to the back-end) and the driver sends and receives on every pair.</param>
-    public VhostGuest(NetFeatures offered, bool packed, int queueSize = 256, int queuePairs = 1)
+    /// <param name="without">Features the guest does not accept (on top of the usual ones), e.g. EVENT_IDX as DPDK's virtio PMD.</param>
+    public VhostGuest(NetFeatures offered, bool packed, int queueSize = 256, int queuePairs = 1, NetFeatures without = NetFeatures.None)
     {
         NetFeatures wanted = queuePairs > 1
             ? NetDriverOptions.DefaultFeatures & ~(NetFeatures.Rss | NetFeatures.HashReport)
             : NetDriverOptions.DefaultFeatures & ~(NetFeatures.CtrlVq | NetFeatures.Mq | NetFeatures.Rss);
+        wanted &= ~without;
         wanted = packed ? wanted | NetFeatures.RingPacked : wanted & ~NetFeatures.RingPacked;
         ulong bufferBytes;
         using (GuestMemory probeMemory = GuestMemory.Allocate(new GuestAddress(RegionStart), 4096))
