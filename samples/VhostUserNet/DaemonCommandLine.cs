@@ -5,6 +5,7 @@ using System.IO;
 using System.Runtime.InteropServices;
 using System.Threading;
 using Microsoft.Extensions.Logging;
+using VirtioRing.Net.Engine;
 using VirtioRing.Net.Switching;
 
 namespace VhostUserNet;
@@ -79,6 +80,44 @@ public static class DaemonCommandLine
         };
         flow.AcceptOnlyFromAmong("drop", "lossless");
 
+        var pollThreads = new Option<int>("--poll-threads")
+        {
+            Description = "0 (the default): every queue pair of every device has a worker thread of its own (--worker-mode). "
+                + "N: N daemon threads poll all the devices' queue pairs instead (pair p of device d by thread "
+                + "(d * queues + p) mod N), each spinning briefly when it finds nothing to do, then sleeping on its pairs' kicks; "
+                + "1 is DPDK's layout of one forwarding core for every queue, and the better choice when the daemon has one core.",
+            DefaultValueFactory = _ => 0,
+            HelpName = "N",
+        };
+        pollThreads.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > DaemonOptions.MaxPollThreads)
+            {
+                r.AddError($"--poll-threads must be between 0 and {DaemonOptions.MaxPollThreads}.");
+            }
+        });
+
+        var workerMode = new Option<string>("--worker-mode")
+        {
+            Description = "Without --poll-threads, how each queue pair's worker runs. blocking (the default): it sleeps on the "
+                + "pair's kicks when its rings are empty. busy-poll: it never sleeps (one core per active pair, no wake-up "
+                + "latency; the driver is asked not to kick).",
+            DefaultValueFactory = _ => "blocking",
+            HelpName = "blocking|busy-poll",
+        };
+        workerMode.AcceptOnlyFromAmong("blocking", "busy-poll");
+
+        var steering = new Option<string>("--steering")
+        {
+            Description = "With --backend switch, which receive queue of a guest gets a frame. flow (the default): the guest's "
+                + "own steering (virtio automatic receive steering follows each flow back to the queue pair the guest "
+                + "sends it on; or the guest's RSS). queue: queue affinity as DPDK's io forwarding, a frame sent on pair i "
+                + "goes to the receiver's pair i modulo its active pairs, whatever its flow.",
+            DefaultValueFactory = _ => "flow",
+            HelpName = "flow|queue",
+        };
+        steering.AcceptOnlyFromAmong("flow", "queue");
+
         var interfaces = new Option<string[]>("--interface")
         {
             Description = "With --backend nic: the network interface (a physical port, an SR-IOV VF, a veth end) of a device; "
@@ -148,6 +187,9 @@ public static class DaemonCommandLine
             queues,
             backend,
             flow,
+            steering,
+            pollThreads,
+            workerMode,
             interfaces,
             client,
             duration,
@@ -163,6 +205,9 @@ public static class DaemonCommandLine
                 Interfaces = (string[]?)get(interfaces) ?? [],
                 RequireSealedMemory = (bool)get(sealedMemory)!,
                 FlowControl = (string?)get(flow) == "lossless" ? NetSwitchFlowControl.Lossless : NetSwitchFlowControl.DropAndCount,
+                Steering = (string?)get(steering) == "queue" ? NetSwitchSteering.QueueAffinity : NetSwitchSteering.Flow,
+                PollThreads = (int)get(pollThreads)!,
+                WorkerMode = (string?)get(workerMode) == "busy-poll" ? NetWorkerMode.BusyPoll : NetWorkerMode.Blocking,
             };
 
         root.Validators.Add(r =>
@@ -185,7 +230,7 @@ public static class DaemonCommandLine
             }
 
             // A missing --socket or a bad --queues has its own error already.
-            if (o.Sockets.Count > 0 && (o with { Queues = 1 }).Validate() is { } problem)
+            if (o.Sockets.Count > 0 && (o with { Queues = 1, PollThreads = Math.Clamp(o.PollThreads, 0, DaemonOptions.MaxPollThreads) }).Validate() is { } problem)
             {
                 r.AddError(problem + ".");
             }

@@ -44,6 +44,35 @@ public sealed record DaemonOptions(
     /// </summary>
     public bool RequireSealedMemory { get; init; }
 
+    /// <summary>
+    /// Gets how many daemon threads poll the devices' queue pairs, 0 (the default) to <see cref="MaxPollThreads"/>. With 0
+    /// every queue pair has a worker thread of its own that sleeps on the pair's kicks (<see cref="WorkerMode"/>); with N
+    /// the devices run in <see cref="VirtioRing.Net.Engine.NetWorkerMode.Manual"/> and N threads poll the pairs, each
+    /// pair always by the same thread (pair <c>p</c> of device <c>d</c> by thread <c>(d × Queues + p) mod N</c>), a
+    /// thread sleeping on its pairs' kicks once a short spin found nothing to do. 1 is DPDK's layout of one forwarding
+    /// core for all queues.
+    /// </summary>
+    public int PollThreads { get; init; }
+
+    /// <summary>The most <see cref="PollThreads"/>.</summary>
+    public const int MaxPollThreads = 64;
+
+    /// <summary>
+    /// Gets how each queue pair's worker runs when <see cref="PollThreads"/> is 0:
+    /// <see cref="VirtioRing.Net.Engine.NetWorkerMode.Blocking"/> (the default; sleeps when its rings are empty) or
+    /// <see cref="VirtioRing.Net.Engine.NetWorkerMode.BusyPoll"/> (never sleeps: a core per active pair, no wake-up
+    /// latency, no kicks from the driver).
+    /// </summary>
+    public VirtioRing.Net.Engine.NetWorkerMode WorkerMode { get; init; } = VirtioRing.Net.Engine.NetWorkerMode.Blocking;
+
+    /// <summary>
+    /// Gets which receive queue of a guest the switch delivers to (<see cref="DaemonBackend.Switch"/> only):
+    /// <see cref="VirtioRing.Net.Switching.NetSwitchSteering.Flow"/> by default (the guest's own steering: automatic
+    /// receive steering or RSS), or <see cref="VirtioRing.Net.Switching.NetSwitchSteering.QueueAffinity"/> (a frame sent
+    /// on pair i goes to the receiver's pair i modulo its active pairs, as DPDK's io forwarding).
+    /// </summary>
+    public VirtioRing.Net.Switching.NetSwitchSteering Steering { get; init; } = VirtioRing.Net.Switching.NetSwitchSteering.Flow;
+
     /// <summary>Gets the name of the daemon's <see cref="System.Diagnostics.Metrics.Meter"/> (per-device counters, see <see cref="DaemonMetrics"/>).</summary>
     public string MeterName { get; init; } = DefaultMeterName;
 
@@ -62,6 +91,26 @@ public sealed record DaemonOptions(
         if (Queues is < 1 or > 16)
         {
             return "--queues must be between 1 and 16";
+        }
+
+        if (PollThreads is < 0 or > MaxPollThreads)
+        {
+            return $"--poll-threads must be between 0 and {MaxPollThreads}";
+        }
+
+        if (WorkerMode is not (VirtioRing.Net.Engine.NetWorkerMode.Blocking or VirtioRing.Net.Engine.NetWorkerMode.BusyPoll))
+        {
+            return "--worker-mode must be blocking or busy-poll";
+        }
+
+        if (PollThreads > 0 && WorkerMode != VirtioRing.Net.Engine.NetWorkerMode.Blocking)
+        {
+            return "--worker-mode is for the per-pair workers; --poll-threads replaces them (give one or the other)";
+        }
+
+        if (Steering != VirtioRing.Net.Switching.NetSwitchSteering.Flow && Backend != DaemonBackend.Switch)
+        {
+            return "--steering is only used with --backend switch";
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);

@@ -30,6 +30,7 @@ public sealed class VhostUserDaemon : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<DaemonDevice> _devices = [];
     private readonly object _gate = new();
+    private readonly DaemonPoller? _poller;
     private bool _disposed;
 
     /// <summary>Creates the devices (and the switch or the TAPs); nothing is served until <see cref="Start"/>.</summary>
@@ -49,7 +50,9 @@ public sealed class VhostUserDaemon : IDisposable
         _options = options;
         _loggers = loggers;
         _log = loggers.CreateLogger("VhostUserNet");
-        Switch = options.Backend == DaemonBackend.Switch ? new NetSwitch(new NetSwitchOptions { MeterName = options.SwitchMeterName, FlowControl = options.FlowControl }) : null;
+        Switch = options.Backend == DaemonBackend.Switch
+            ? new NetSwitch(new NetSwitchOptions { MeterName = options.SwitchMeterName, FlowControl = options.FlowControl, GuestSteering = options.Steering })
+            : null;
         try
         {
             for (int i = 0; i < options.Sockets.Count; i++)
@@ -58,6 +61,7 @@ public sealed class VhostUserDaemon : IDisposable
             }
 
             Metrics = new DaemonMetrics(options.MeterName, _devices);
+            _poller = options.PollThreads > 0 ? new DaemonPoller(_devices, options.Queues, options.PollThreads) : null;
         }
         catch
         {
@@ -75,9 +79,13 @@ public sealed class VhostUserDaemon : IDisposable
     /// <summary>Gets the devices, one per socket, in the order of the sockets.</summary>
     public IReadOnlyList<DaemonDevice> Devices => _devices;
 
-    /// <summary>Starts one serving thread per socket.</summary>
+    /// <summary>Gets how many times the poll threads (<see cref="DaemonOptions.PollThreads"/>) went to sleep with nothing to do; 0 without them.</summary>
+    public long PollThreadSleeps => _poller?.Sleeps ?? 0;
+
+    /// <summary>Starts the poll threads (<see cref="DaemonOptions.PollThreads"/>), if any, and one serving thread per socket.</summary>
     public void Start()
     {
+        _poller?.Start();
         foreach (DaemonDevice d in _devices)
         {
             DaemonDevice device = d;
@@ -137,6 +145,9 @@ public sealed class VhostUserDaemon : IDisposable
             }
         }
 
+        // The sessions have ended (their devices stopped: no poll round touches their rings any more); the poll threads
+        // go before the devices and the pair signals their epoll instances nest.
+        _poller?.Dispose();
         foreach (DaemonDevice d in _devices)
         {
             if (stuck.Contains(d))
@@ -207,7 +218,7 @@ public sealed class VhostUserDaemon : IDisposable
                 Mac = MacAddress.Parse(string.Create(CultureInfo.InvariantCulture, $"52:54:00:00:00:{(index + 1) & 0xff:x2}")),
                 MaxQueuePairs = _options.Queues,
                 Backend = backend,
-                WorkerMode = NetWorkerMode.Blocking,
+                WorkerMode = _options.PollThreads > 0 ? NetWorkerMode.Manual : _options.WorkerMode,
                 SignalFactory = signals.Create,
             });
             vhost = new VhostUserNetBackend(device, new VhostUserNetBackendOptions

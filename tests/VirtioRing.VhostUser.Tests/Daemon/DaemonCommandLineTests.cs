@@ -48,6 +48,12 @@ public sealed class DaemonCommandLineTests
     [InlineData("--socket a.sock --backend nic --interface a/b", "is not an interface name")]
     [InlineData("--socket a.sock --interface eth0", "--interface is only used with --backend nic")]
     [InlineData("--socket a.sock --mem-slots", "--mem-slots")]
+    [InlineData("--socket a.sock --poll-threads 65", "--poll-threads must be between 0 and 64")]
+    [InlineData("--socket a.sock --poll-threads -1", "--poll-threads must be between 0 and 64")]
+    [InlineData("--socket a.sock --worker-mode spin", "'spin' not recognized")]
+    [InlineData("--socket a.sock --steering rss", "'rss' not recognized")]
+    [InlineData("--socket a.sock --poll-threads 1 --worker-mode busy-poll", "--poll-threads replaces them")]
+    [InlineData("--socket a.sock --backend tap --steering queue", "--steering is only used with --backend switch")]
     public void Parse_BadValue_OneClearErrorAndNonZeroExit(string args, string expected)
     {
         string[] argv = args.Split(' ');
@@ -94,6 +100,28 @@ public sealed class DaemonCommandLineTests
             Assert.Equal(0, code);
             Assert.Equal(string.Empty, error);
             Assert.Equal("vu0 down 1q tx 0 fr 0 B, rx 0 fr 0 B, drops tx 0 rx 0", output.Trim());
+            Assert.False(File.Exists(socket));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--poll-threads", "2", "--steering", "queue")]
+    [InlineData("--worker-mode", "busy-poll", "--queues", "2")]
+    public void Run_PollThreadsSteeringOrWorkerModeForOneSecond_CleanStop(params string[] extra)
+    {
+        string dir = Directory.CreateTempSubdirectory("vr-daemon-cli-").FullName;
+        try
+        {
+            string socket = Path.Combine(dir, "a.sock");
+            (int code, string output, string error) = Invoke(["--socket", socket, "--duration", "1", "--stats-interval", "0", .. extra]);
+
+            Assert.Equal(0, code);
+            Assert.Equal(string.Empty, error);
+            Assert.StartsWith("vu0 down", output.Trim(), StringComparison.Ordinal);
             Assert.False(File.Exists(socket));
         }
         finally

@@ -23,9 +23,9 @@ internal sealed class DaemonGuest : IDisposable
 
     public MacAddress Mac { get; }
 
-    public static DaemonGuest Connect(string socket, NetFeatures offered, MacAddress mac)
+    public static DaemonGuest Connect(string socket, NetFeatures offered, MacAddress mac, int queuePairs = 1, NetFeatures without = NetFeatures.None)
     {
-        var guest = new VhostGuest(offered, packed: false);
+        var guest = new VhostGuest(offered, packed: false, queuePairs: queuePairs, without: without);
         TestFrontend? frontend = null;
         try
         {
@@ -56,42 +56,51 @@ internal sealed class DaemonGuest : IDisposable
         return frame;
     }
 
-    public void Send(byte[] frame)
+    public void Send(byte[] frame, int pair = 0)
     {
         for (int attempt = 0; attempt < 2000; attempt++)
         {
-            if (Guest.Driver.TrySend(0, frame, default))
+            if (Guest.Driver.TrySend(pair, frame, default))
             {
                 return;
             }
 
-            Guest.Driver.ReclaimTransmitted(0);
+            Guest.Driver.ReclaimTransmitted(pair);
             Thread.Sleep(1);
         }
 
         Assert.Fail("the frame could not be sent (transmit ring full)");
     }
 
-    public void ExpectFrame(byte[] expected)
+    /// <summary>Waits for <paramref name="expected"/> on <paramref name="pair"/>'s receive ring (-1: on any pair) and checks it byte for byte.</summary>
+    public void ExpectFrame(byte[] expected, int pair = 0)
     {
         byte[] received = new byte[2048];
-        for (int spin = 0; spin < 500; spin++)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(10))
         {
-            if (Guest.Driver.TryReceive(0, received, out _, out int length))
+            for (int p = pair < 0 ? 0 : pair; p < (pair < 0 ? Guest.QueuePairs : pair + 1); p++)
             {
-                Assert.Equal(expected.Length, length);
-                Assert.True(expected.AsSpan().SequenceEqual(received.AsSpan(0, length)), "the frame differs");
-                Guest.Driver.ReclaimTransmitted(0);
-                return;
+                if (Guest.Driver.TryReceive(p, received, out _, out int length))
+                {
+                    Assert.Equal(expected.Length, length);
+                    Assert.True(expected.AsSpan().SequenceEqual(received.AsSpan(0, length)), "the frame differs");
+                    Guest.Driver.ReclaimTransmitted(p);
+                    return;
+                }
             }
 
-            if (!Guest.Driver.EnableUsedNotifications(0))
+            if (pair < 0)
             {
-                Guest.Calls[0].Read(20, out _);
+                Thread.Sleep(1);
+            }
+            else if (!Guest.Driver.EnableUsedNotifications(2 * pair))
+            {
+                Guest.Calls[2 * pair].Read(20, out _);
             }
         }
 
-        Assert.Fail("the frame did not arrive");
+        Assert.Fail($"the frame did not arrive on pair {pair}");
     }
 
     public void Dispose()

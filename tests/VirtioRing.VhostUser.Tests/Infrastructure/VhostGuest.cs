@@ -20,26 +20,33 @@ public sealed class VhostGuest : IDisposable
 
     private readonly MemfdGuestRegion _region;
 
-    public VhostGuest(NetFeatures offered, bool packed, int queueSize = 256)
+    /// <param name="queuePairs">More than 1: the guest negotiates MQ (and CTRL_VQ, which MQ needs; the control ring is the
+    /// front-end's, as QEMU's, and is not given to the back-end) and the driver sends and receives on every pair.</param>
+    /// <param name="without">Features the guest does not accept (on top of the usual ones), e.g. EVENT_IDX as DPDK's virtio PMD.</param>
+    public VhostGuest(NetFeatures offered, bool packed, int queueSize = 256, int queuePairs = 1, NetFeatures without = NetFeatures.None)
     {
-        NetFeatures wanted = NetDriverOptions.DefaultFeatures & ~(NetFeatures.CtrlVq | NetFeatures.Mq | NetFeatures.Rss);
+        NetFeatures wanted = queuePairs > 1
+            ? NetDriverOptions.DefaultFeatures & ~(NetFeatures.Rss | NetFeatures.HashReport)
+            : NetDriverOptions.DefaultFeatures & ~(NetFeatures.CtrlVq | NetFeatures.Mq | NetFeatures.Rss);
+        wanted &= ~without;
         wanted = packed ? wanted | NetFeatures.RingPacked : wanted & ~NetFeatures.RingPacked;
         ulong bufferBytes;
         using (GuestMemory probeMemory = GuestMemory.Allocate(new GuestAddress(RegionStart), 4096))
         {
-            var probe = new NetDriver(new NetDriverOptions(probeMemory, new GuestAddress(RegionStart), 4096) { WantedFeatures = wanted });
+            var probe = new NetDriver(new NetDriverOptions(probeMemory, new GuestAddress(RegionStart), 4096) { WantedFeatures = wanted, QueuePairs = queuePairs });
             Accepted = probe.Negotiate(offered);
             bufferBytes = probe.GetBufferAreaBytes(queueSize);
         }
 
         Assert.Equal(packed, (Accepted & NetFeatures.RingPacked) != 0);
-        ulong ringBytes = (NetDriverRings.GetRequiredBytes(1, queueSize, Accepted) + 4095) & ~4095UL;
+        ulong ringBytes = (NetDriverRings.GetRequiredBytes(queuePairs, queueSize, Accepted) + 4095) & ~4095UL;
         _region = MemfdGuestRegion.Create(new GuestAddress(RegionStart), ringBytes + bufferBytes, "vhost-guest");
         Memory = new GuestMemory([_region.Region], ownsRegions: false);
-        Driver = new NetDriver(new NetDriverOptions(Memory, new GuestAddress(RegionStart + ringBytes), bufferBytes) { WantedFeatures = wanted });
+        Driver = new NetDriver(new NetDriverOptions(Memory, new GuestAddress(RegionStart + ringBytes), bufferBytes) { WantedFeatures = wanted, QueuePairs = queuePairs });
         Driver.Negotiate(offered);
-        Rings = NetDriverRings.Create(Memory, new GuestAddress(RegionStart), ringBytes, 1, queueSize, Accepted);
-        Assert.Equal(2, Rings.Count);
+        Rings = NetDriverRings.Create(Memory, new GuestAddress(RegionStart), ringBytes, queuePairs, queueSize, Accepted);
+        Assert.Equal((2 * queuePairs) + (queuePairs > 1 ? 1 : 0), Rings.Count);
+        QueuePairs = queuePairs;
         for (int i = 0; i < Rings.Count; i++)
         {
             Kicks.Add(new EventFd());
@@ -48,6 +55,9 @@ public sealed class VhostGuest : IDisposable
     }
 
     public NetFeatures Accepted { get; }
+
+    /// <summary>Gets the queue pairs (the rings the back-end serves are the first 2 × QueuePairs).</summary>
+    public int QueuePairs { get; }
 
     public GuestMemory Memory { get; }
 
@@ -73,7 +83,7 @@ public sealed class VhostGuest : IDisposable
     /// <summary>QEMU's start sequence for every ring (vhost_virtqueue_start): NUM, BASE, ADDR, KICK, CALL; then ENABLE.</summary>
     public void StartRings(TestFrontend frontend, IReadOnlyList<uint>? bases = null)
     {
-        for (int i = 0; i < Rings.Count; i++)
+        for (int i = 0; i < 2 * QueuePairs; i++)
         {
             frontend.SetState(VhostUserRequest.SetVringNum, (uint)i, (uint)Rings[i].Size);
             frontend.SetState(VhostUserRequest.SetVringBase, (uint)i, bases?[i] ?? (Rings.IsPacked ? 0x8000_8000u : 0u));
@@ -82,7 +92,7 @@ public sealed class VhostGuest : IDisposable
             frontend.SetVringFd(VhostUserRequest.SetVringCall, (uint)i, Calls[i]);
         }
 
-        for (int i = 0; i < Rings.Count; i++)
+        for (int i = 0; i < 2 * QueuePairs; i++)
         {
             frontend.SetState(VhostUserRequest.SetVringEnable, (uint)i, 1);
         }

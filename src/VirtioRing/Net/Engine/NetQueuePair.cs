@@ -11,7 +11,8 @@ namespace VirtioRing.Net.Engine;
 /// <summary>
 /// One queue pair of a <see cref="NetDevice"/>: its transmit queue (drained into the backend queue
 /// <c>p % QueueCount</c>) and the backend's receive side of that queue. In
-/// <see cref="NetWorkerMode.Manual"/> the caller drives it with <see cref="Poll"/>; otherwise the
+/// <see cref="NetWorkerMode.Manual"/> the caller drives it with <see cref="Poll"/> (and sleeps with
+/// <see cref="PrepareToWait"/> and <see cref="EndWait"/> around a wait on <see cref="Signal"/>); otherwise the
 /// pair's worker thread does.
 /// </summary>
 /// <remarks>
@@ -184,6 +185,53 @@ public sealed partial class NetQueuePair
         return work + DrainTransmit(budget, heldOnly: false);
     }
 
+    /// <summary>
+    /// Before a caller that polls the pair (<see cref="NetWorkerMode.Manual"/>) blocks on <see cref="Signal"/>: asks the
+    /// driver to kick the transmit queue again and looks at the ring once more (enable-and-recheck, virtio 1.2 §2.7.10 and
+    /// §2.8.10 — what a <see cref="NetWorkerMode.Blocking"/> worker does before it sleeps). Call it after
+    /// <see cref="Poll"/> returned 0; when it returns <see langword="false"/> every source of work of the pair wakes
+    /// <see cref="Signal"/> (a kick, a backend wake-up, an activation), so the caller may block; after waking, call
+    /// <see cref="EndWait"/> before polling again.
+    /// </summary>
+    /// <returns>
+    /// <see langword="true"/> when chains arrived meanwhile (poll again instead of blocking). <see langword="false"/>
+    /// also when nothing needs arming: the pair is inactive or has no usable transmit queue, or it waits for the
+    /// backend (which wakes <see cref="Signal"/> when it can take the held chain).
+    /// </returns>
+    /// <exception cref="InvalidOperationException">The device has worker threads and this is not the pair's worker.</exception>
+    /// <remarks>Like <see cref="Poll"/>, it does not touch the ring once a stop or a rebind has deactivated the pair
+    /// (a session end, after which the ring may be unmapped). Call from the thread that polls the pair.</remarks>
+    public bool PrepareToWait()
+    {
+        RequireDrivingThread();
+        IDeviceQueue? tx = _tx;
+        return !_blockedOnBackend && tx is not null && _txEnabled && !_txBroken && TouchTransmit(tx, enable: true);
+    }
+
+    /// <summary>
+    /// After a wait that followed <see cref="PrepareToWait"/>: turns the transmit queue's kick requests off again, since
+    /// the caller now polls the ring (a kick per burst would only cost the driver an eventfd write). Harmless when
+    /// nothing was armed.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The device has worker threads and this is not the pair's worker.</exception>
+    public void EndWait()
+    {
+        RequireDrivingThread();
+        IDeviceQueue? tx = _tx;
+        if (tx is not null && !_txBroken)
+        {
+            TouchTransmit(tx, enable: false);
+        }
+    }
+
+    private void RequireDrivingThread()
+    {
+        if (_mode != NetWorkerMode.Manual && !ReferenceEquals(Thread.CurrentThread, _worker))
+        {
+            ThrowHelper.ThrowInvalidOperation("The pair is driven by its worker thread; this is for NetWorkerMode.Manual.");
+        }
+    }
+
     internal void Bind(IDeviceQueue? queue, INotifier? call)
     {
         AbandonHeldInBackend();
@@ -321,22 +369,19 @@ public sealed partial class NetQueuePair
 
             // Enable-and-recheck (§2.7.10, §2.8.10): ask for a kick, then look again; sleep only when
             // the ring is still empty. Not while the backend holds us back (its Wake resumes us).
-            IDeviceQueue? tx = _tx;
-            if (!_blockedOnBackend && tx is not null && _txEnabled && !_txBroken && TouchTransmit(tx, enable: true))
+            if (PrepareToWait())
             {
                 continue;
             }
 
             _signal.Wait(-1);
-            if (tx is not null && !_txBroken)
-            {
-                TouchTransmit(tx, enable: false);
-            }
+            EndWait();
         }
     }
 
     /// <summary>
-    /// Turns the transmit queue's kick requests on (then reports whether chains arrived meanwhile) or off, under the
+    /// Turns the transmit queue's kick requests on (then reports whether chains arrived meanwhile) or off (then reports
+    /// whether the queue was touched), under the
     /// same guard as <see cref="Poll"/>: once <see cref="Deactivate"/> has returned (Stop, SetQueue, Reset — after which
     /// a VMM may unmap the ring), the worker does not touch the ring again.
     /// </summary>
@@ -360,7 +405,7 @@ public sealed partial class NetQueuePair
             }
 
             tx.DisableNotifications();
-            return false;
+            return true;
         }
         finally
         {
@@ -372,12 +417,21 @@ public sealed partial class NetQueuePair
     {
         int batch = _device.BatchSize;
         int idle = 0;
+        IDeviceQueue? quiet = null;   // the transmit queue whose kick requests this loop turned off
         while (!_exit)
         {
             if (!_active)
             {
                 _signal.Wait(-1);   // parked
                 continue;
+            }
+
+            // A polled ring needs no kicks: turn them off once per bound queue (a queue is set up asking for them, and
+            // without EVENT_IDX the driver would write the kick eventfd after every burst). A rebind brings a new queue.
+            IDeviceQueue? tx = _tx;
+            if (tx is not null && !ReferenceEquals(tx, quiet) && !_txBroken && TouchTransmit(tx, enable: false))
+            {
+                quiet = tx;
             }
 
             if (Poll(batch) > 0)

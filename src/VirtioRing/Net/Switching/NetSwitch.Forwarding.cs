@@ -275,6 +275,11 @@ public sealed partial class NetSwitch
         }
 
         int hint = to.PeerPair(from.Index);
+        if (hint < 0 && _queueAffinity)
+        {
+            hint = sq.Queue;   // the sender's queue i; the device folds it onto its active pairs (i mod active)
+        }
+
         for (int attempt = 0; ; attempt++)
         {
             NetDeliveryResult result = host.Deliver(hint, frame);

@@ -37,6 +37,7 @@ public sealed partial class NetSwitch : IDisposable
     private readonly MacLearningTable _macs;
     private readonly INetSwitchClock _clock;
     private readonly bool _lossless;
+    private readonly bool _queueAffinity;
     private readonly int _learnLimit;
     private ulong _activeMask;
 
@@ -87,6 +88,11 @@ public sealed partial class NetSwitch : IDisposable
             ThrowHelper.ThrowArgumentOutOfRange(nameof(options), "Unknown flow control.");
         }
 
+        if (options.GuestSteering is not (NetSwitchSteering.Flow or NetSwitchSteering.QueueAffinity))
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(options), "Unknown guest steering.");
+        }
+
         Options = options;
         _clock = options.Clock ?? StopwatchSwitchClock.Instance;
         double ticks = options.MacAgingTime.TotalSeconds * _clock.TicksPerSecond;
@@ -94,6 +100,7 @@ public sealed partial class NetSwitch : IDisposable
         _macs = new MacLearningTable(options.MacTableCapacity, agingTicks, staticReserve: options.MaxPorts);
         _learnLimit = options.MaxLearnedAddressesPerPort ?? Math.Max(1, options.MacTableCapacity / options.MaxPorts);
         _lossless = options.FlowControl == NetSwitchFlowControl.Lossless;
+        _queueAffinity = options.GuestSteering == NetSwitchSteering.QueueAffinity;
         _ports = new NetSwitchPort?[options.MaxPorts];
         if (options.MeterName is { } meterName)
         {

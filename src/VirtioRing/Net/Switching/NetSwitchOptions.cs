@@ -11,6 +11,10 @@ public sealed class NetSwitchOptions
     /// <summary>Gets the flow control toward destinations that cannot take a frame now (default <see cref="NetSwitchFlowControl.Lossless"/>).</summary>
     public NetSwitchFlowControl FlowControl { get; init; } = NetSwitchFlowControl.Lossless;
 
+    /// <summary>Gets which receive queue of a guest port a frame goes to (default <see cref="NetSwitchSteering.Flow"/>: the
+    /// receiving device steers). A per-MAC peer binding (<see cref="NetSwitch.BindPeerQueues"/>) takes precedence over either.</summary>
+    public NetSwitchSteering GuestSteering { get; init; } = NetSwitchSteering.Flow;
+
     /// <summary>Gets how long a learned MAC address stays bound to its port without traffic from it (default 300 s, as IEEE 802.1D);
     /// <see cref="TimeSpan.MaxValue"/> never ages.</summary>
     public TimeSpan MacAgingTime { get; init; } = TimeSpan.FromSeconds(300);
