@@ -3,6 +3,7 @@ using VirtioRing.Linux;
 using VirtioRing.Linux.Packet;
 using VirtioRing.Linux.Tap;
 using VirtioRing.Net.Engine;
+using VirtioRing.Net.Switching;
 using VirtioRing.VhostUser.Backend;
 
 namespace VhostUserNet;
@@ -10,8 +11,9 @@ namespace VhostUserNet;
 /// <summary>One socket's device, its vhost-user backend and what they own.</summary>
 public sealed class DaemonDevice
 {
-    internal DaemonDevice(string name, string socket, NetDevice device, VhostUserNetBackend backend, EpollWorkerSignalFactory signals, TapBackend? tap, PacketSocketBackend? nic)
+    internal DaemonDevice(string name, string socket, NetDevice device, VhostUserNetBackend backend, EpollWorkerSignalFactory signals, TapBackend? tap, PacketSocketBackend? nic, NetSwitchPort? switchPort)
     {
+        SwitchPort = switchPort;
         Name = name;
         Socket = socket;
         Device = device;
@@ -35,6 +37,9 @@ public sealed class DaemonDevice
 
     /// <summary>Gets the TAP backend, or null unless the backend is <see cref="DaemonBackend.Tap"/>.</summary>
     public TapBackend? Tap { get; }
+
+    /// <summary>Gets the device's port on the daemon's switch, or null unless the backend is <see cref="DaemonBackend.Switch"/>.</summary>
+    public NetSwitchPort? SwitchPort { get; }
 
     /// <summary>Gets the packet-socket backend, or null unless the backend is <see cref="DaemonBackend.Nic"/>.</summary>
     public PacketSocketBackend? Nic { get; }
@@ -66,6 +71,9 @@ public sealed class DaemonDevice
             txDrops += tx.TotalDrops;
         }
 
+        // A frame the guest had no buffer for is refused by the device (not a drop there) and dropped by the switch in
+        // drop mode, which counts it on this port; under lossless flow control the sender keeps it and nothing is lost.
+        rxDrops += SwitchPort?.GetCounters().DroppedNoBuffers ?? 0;
         return new DaemonDeviceCounters(rxFrames, rxBytes, rxDrops, txFrames, txBytes, txDrops, Device.IsRunning, Device.ActivePairs);
     }
 }

@@ -236,7 +236,7 @@ public sealed class VhostUserDaemon : IDisposable
             throw;
         }
 
-        return new DaemonDevice(name, socket, device, vhost, signals, tap, nic);
+        return new DaemonDevice(name, socket, device, vhost, signals, tap, nic, backend as NetSwitchPort);
     }
 
     private static string PrivilegeHint(LinuxException e, string capability) =>

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using VirtioRing.Linux;
 using VirtioRing.Net;
 using VirtioRing.Net.Engine;
+using VirtioRing.Queues;
 using VirtioRing.VhostUser.Protocol;
 using VirtioRing.VhostUser.Transport;
 
@@ -341,7 +342,11 @@ public sealed partial class VhostUserNetBackend : IDisposable
         EventFd? err;
         lock (_gate)
         {
-            err = (uint)e.QueueIndex < (uint)_rings.Length ? _rings[e.QueueIndex].Err : null;
+            // The event runs on the thread pool, possibly after the session that broke the ring ended and a new one
+            // set the ring up again with its own error eventfd: tell the front-end only while the ring's current
+            // queue is the broken one.
+            VhostUserVring? ring = (uint)e.QueueIndex < (uint)_rings.Length ? _rings[e.QueueIndex] : null;
+            err = ring is { Queue.Fault: not VirtqueueFault.None } ? ring.Err : null;
             try
             {
                 err?.Notify();

@@ -46,7 +46,13 @@ public sealed class VhostUserDaemonTests
                 b.ExpectFrame(f);
             }
 
-            Assert.True(((VirtioRing.Net.Switching.NetSwitchPort)daemon.Devices[2].Device.Backend).GetCounters().DroppedNoBuffers >= 400, "the frames for C were not dropped and counted");
+            long dropped = daemon.Devices[2].SwitchPort!.GetCounters().DroppedNoBuffers;
+            Assert.True(dropped >= 400, "the frames for C were not dropped and counted");
+
+            // The summary and the meter count each of those frames once as a drop for C (the device's refusals are
+            // not drops), and none for B, which took them all.
+            Assert.Equal(dropped, daemon.Devices[2].GetCounters().RxDrops);
+            Assert.Equal(0, daemon.Devices[1].GetCounters().RxDrops);
         }
 
         Directory.Delete(dir, recursive: true);

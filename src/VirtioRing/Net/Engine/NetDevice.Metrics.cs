@@ -16,6 +16,7 @@ public sealed partial class NetDevice
         _meter.CreateObservableCounter("virtio_net.queue.packets", () => Observe(static c => c.Packets, null), "{packet}", "Frames moved per virtqueue (tx: to the backend; rx: into guest buffers).");
         _meter.CreateObservableCounter("virtio_net.queue.bytes", () => Observe(static c => c.Bytes, null), "By", "Frame bytes moved per virtqueue (without the virtio-net header).");
         _meter.CreateObservableCounter("virtio_net.queue.drops", ObserveDrops, "{packet}", "Frames dropped per virtqueue, by reason.");
+        _meter.CreateObservableCounter("virtio_net.queue.refused", () => Observe(static c => c.NoBuffer, "no_buffer"), "{packet}", "Deliveries refused per receive virtqueue for lack of guest buffers (the sender keeps the frame or drops and counts it).");
         _meter.CreateObservableCounter("virtio_net.queue.busy", () => Observe(static c => c.Busy, null), "{event}", "Transmit chains held because the backend was busy.");
     }
 
@@ -39,7 +40,6 @@ public sealed partial class NetDevice
     private IEnumerable<Measurement<long>> ObserveDrops()
     {
         var all = new List<Measurement<long>>();
-        all.AddRange(Observe(static c => c.NoBuffer, "no_buffer"));
         all.AddRange(Observe(static c => c.Filtered, "filtered"));
         all.AddRange(Observe(static c => c.BadHeader, "bad_header"));
         all.AddRange(Observe(static c => c.BrokenQueue, "broken_queue"));

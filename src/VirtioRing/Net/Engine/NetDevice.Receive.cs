@@ -33,7 +33,7 @@ public sealed partial class NetDevice
     /// delivered whole or not at all: when the queue has no room for every segment the answer is
     /// <see cref="NetDeliveryStatus.NoBuffers"/> and nothing is written (a lossless sender retries
     /// it). Only a frame with more segments than the ring can ever hold at once is written as far as
-    /// buffers go, the rest counted as <see cref="NetQueueCounters.NoBuffer"/>.
+    /// buffers go, the frame counted as <see cref="NetQueueCounters.BadFrame"/> (its other segments are lost).
     /// A GSO frame passed whole to a guest that accepted the offload must look like what its
     /// <c>gso_type</c> says (IP version and transport protocol, <c>csum_start</c> at the transport
     /// header, <c>NEEDS_CSUM</c>); else it is <see cref="NetDeliveryStatus.BadFrame"/>.
@@ -593,7 +593,7 @@ public sealed partial class NetDevice
         {
             if (sink.Failure != NetReceiveStatus.Delivered)
             {
-                slot.Counters.NoBuffer++;
+                slot.Counters.BadFrame++;   // more segments than the ring holds at once: the rest are lost, not refused
                 if (sink.Failure == NetReceiveStatus.QueueBroken)
                 {
                     slot.Counters.BrokenQueue++;

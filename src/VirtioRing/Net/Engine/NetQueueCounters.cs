@@ -40,7 +40,11 @@ public readonly struct NetQueueCounters : IEquatable<NetQueueCounters>
     /// <summary>Gets the bytes moved (frames without the virtio-net header).</summary>
     public long Bytes { get; }
 
-    /// <summary>Gets the deliveries refused for lack of receive buffers (the sender may retry them).</summary>
+    /// <summary>
+    /// Gets the deliveries refused for lack of receive buffers. A refused frame stays with its sender, which offers it
+    /// again (each refusal counts once more) or drops it and counts that drop itself (the switch:
+    /// <see cref="Switching.NetSwitchPortCounters.DroppedNoBuffers"/>); a refusal is therefore not in <see cref="TotalDrops"/>.
+    /// </summary>
     public long NoBuffer { get; }
 
     /// <summary>Gets the frames the receive filter refused.</summary>
@@ -61,8 +65,8 @@ public readonly struct NetQueueCounters : IEquatable<NetQueueCounters>
     /// <summary>Gets the times a transmit chain was held because the backend was busy (not a drop).</summary>
     public long Busy { get; }
 
-    /// <summary>Gets every drop: no buffer, filtered, bad header, backend dropped and bad frame.</summary>
-    public long TotalDrops => NoBuffer + Filtered + BadHeader + BackendDropped + BadFrame;
+    /// <summary>Gets every frame this queue dropped: filtered, bad header, backend dropped and bad frame (not <see cref="NoBuffer"/>: refusals, which the sender keeps or drops).</summary>
+    public long TotalDrops => Filtered + BadHeader + BackendDropped + BadFrame;
 
     /// <inheritdoc/>
     public bool Equals(NetQueueCounters other) =>

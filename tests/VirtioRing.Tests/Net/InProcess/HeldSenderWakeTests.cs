@@ -43,6 +43,7 @@ public class HeldSenderWakeTests
         }
 
         Assert.True(lan[B].Device.GetCounters(0).NoBuffer > 0, "B's receive queue never ran out");
+        Assert.Equal(0, lan[B].Device.GetCounters(0).TotalDrops);   // refused, not dropped: A holds the frame
 
         // Retrying without new buffers keeps the chain held. Then consume whatever woke A so far (its own TX kicks).
         lan.PollPair(A, 0);
