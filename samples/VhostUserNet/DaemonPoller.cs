@@ -27,12 +27,22 @@ namespace VhostUserNet;
 /// pair once more, for what was signalled before (1) consumed it; only if that finds nothing too it blocks in
 /// <c>epoll_wait</c> on one epoll instance that nests the pairs' signals (each is an epoll fd), so any later kick or
 /// notification wakes it. After waking it turns the kick requests off again (<see cref="NetQueuePair.EndWait"/>).</para>
+/// <para><b>While busy.</b> Every <see cref="BusyDrainInterval"/> a thread that keeps finding work also consumes its pairs'
+/// signals, so a receive-ring kick that releases a lossless sender held on another thread is not left waiting.</para>
 /// </remarks>
 [DebuggerDisplay("{_threads.Length} poll thread(s)")]
 internal sealed class DaemonPoller : IDisposable
 {
     /// <summary>How long a thread keeps polling empty rounds before it arms the kicks and sleeps.</summary>
     internal static readonly TimeSpan IdleSpin = TimeSpan.FromMicroseconds(200);
+
+    /// <summary>
+    /// How often a busy thread takes in its pairs' signals anyway. A kick on a receive ring (its driver posted buffers)
+    /// is handed to the device only when the signal is consumed, and that wakes senders held for those buffers under
+    /// lossless flow control, which may be on another thread, asleep: a thread kept busy by other pairs must not sit
+    /// on such a kick until it next has nothing to do.
+    /// </summary>
+    internal static readonly TimeSpan BusyDrainInterval = TimeSpan.FromMicroseconds(50);
 
     /// <summary>The longest sleep: a safety net only (every source of work wakes a sleeping thread).</summary>
     private const int SleepMilliseconds = 2000;
@@ -112,6 +122,7 @@ internal sealed class DaemonPoller : IDisposable
         private readonly EpollWorkerSignal _sleep;
         private readonly int _budget;
         private readonly long _idleSpinTicks;
+        private readonly long _busyDrainTicks;
         private Thread? _thread;
         private volatile bool _stopping;
         private long _sleeps;
@@ -123,6 +134,7 @@ internal sealed class DaemonPoller : IDisposable
             _pairSignals = new EpollWorkerSignal[pairs.Length];
             _budget = budget;
             _idleSpinTicks = Math.Max(1, (long)(IdleSpin.TotalSeconds * Stopwatch.Frequency));
+            _busyDrainTicks = Math.Max(1, (long)(BusyDrainInterval.TotalSeconds * Stopwatch.Frequency));
             _sleep = new EpollWorkerSignal();
             try
             {
@@ -167,11 +179,19 @@ internal sealed class DaemonPoller : IDisposable
         private void Run()
         {
             long idleSince = 0;
+            long drained = Stopwatch.GetTimestamp();
             while (!_stopping)
             {
                 if (PollAll() > 0)
                 {
                     idleSince = 0;
+                    long at = Stopwatch.GetTimestamp();
+                    if (at - drained >= _busyDrainTicks)
+                    {
+                        DrainSignals();
+                        drained = at;
+                    }
+
                     continue;
                 }
 
@@ -192,6 +212,17 @@ internal sealed class DaemonPoller : IDisposable
             }
         }
 
+        /// <summary>Consumes what is pending on the pairs' signals: kicks go to the device (as on a pair worker) and may notify a pair again, hence a few passes.</summary>
+        private void DrainSignals()
+        {
+            foreach (EpollWorkerSignal signal in _pairSignals)
+            {
+                for (int i = 0; i < 4 && signal.Wait(0); i++)
+                {
+                }
+            }
+        }
+
         private int PollAll()
         {
             int work = 0;
@@ -208,14 +239,8 @@ internal sealed class DaemonPoller : IDisposable
 
         private void Sleep()
         {
-            // (1) Consume what is pending: kicks go to the device (as on a pair worker) and may notify a pair again,
-            // hence a few passes; whatever arrives after this stays pending and wakes the wait below.
-            foreach (EpollWorkerSignal signal in _pairSignals)
-            {
-                for (int i = 0; i < 4 && signal.Wait(0); i++)
-                {
-                }
-            }
+            // (1) Consume what is pending; whatever arrives after this stays pending and wakes the wait below.
+            DrainSignals();
 
             // (2) Enable-and-recheck on every pair's transmit ring; (3) one more round for what (1) consumed.
             bool arrived = false;

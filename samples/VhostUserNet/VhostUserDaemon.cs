@@ -61,7 +61,7 @@ public sealed class VhostUserDaemon : IDisposable
             }
 
             Metrics = new DaemonMetrics(options.MeterName, _devices);
-            _poller = options.PollThreads > 0 ? new DaemonPoller(_devices, options.Queues, options.PollThreads) : null;
+            _poller = options.PollThreads > 0 ? new DaemonPoller(_devices, options.Queues, Math.Min(options.PollThreads, _devices.Count * options.Queues)) : null;
         }
         catch
         {

@@ -174,6 +174,30 @@ public sealed class PollThreadsTests
         Assert.True(rig.Daemon.PollThreadSleeps > sleeps, "the poll threads did not sleep between the frames");
     }
 
+    /// <summary>More poll threads than queue pairs: the daemon starts one per pair (the others would own nothing).</summary>
+    [Fact]
+    public void PollThreads_MoreThanPairs_OnePerPair()
+    {
+        using var rig = new Rig(new DaemonOptionsBuilder(1) { PollThreads = 8 });
+        using DaemonGuest a = rig.Connect(0, 1);
+        using DaemonGuest b = rig.Connect(1, 1);
+        Exchange(a, b, 0, 10, pair: 0);
+        int threads = 0;
+        foreach (string task in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
+            {
+                threads += File.ReadAllText(Path.Combine(task, "comm")).StartsWith("vhost-user poll", StringComparison.Ordinal) ? 1 : 0;
+            }
+            catch (IOException)
+            {
+                // the thread ended while listed
+            }
+        }
+
+        Assert.Equal(2, threads);   // two sockets, one pair each
+    }
+
     /// <summary>The user and system time of this process's poll threads (their names start "vhost-user poll"), in clock ticks.</summary>
     private static long PollThreadTicks()
     {

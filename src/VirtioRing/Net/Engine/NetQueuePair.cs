@@ -422,6 +422,7 @@ public sealed partial class NetQueuePair
         {
             if (!_active)
             {
+                quiet = null;       // whatever is bound on activation (the same queue object reset, too) asks for kicks again
                 _signal.Wait(-1);   // parked
                 continue;
             }
