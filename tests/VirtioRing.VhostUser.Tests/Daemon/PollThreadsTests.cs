@@ -174,6 +174,90 @@ public sealed class PollThreadsTests
         Assert.True(rig.Daemon.PollThreadSleeps > sleeps, "the poll threads did not sleep between the frames");
     }
 
+    /// <summary>
+    /// Lossless, two poll threads: A (thread 0) sends to B (thread 1) faster than B reads, so A's chain is held and
+    /// thread 0, with nothing else to do, sleeps. B's refill kicks reach the device only when thread 1 takes in B's
+    /// signal, while D keeps thread 1 busy (D sends to its own address: each frame is work, then dropped). Every frame
+    /// arrives, long before the sleeping thread's 2-s safety timeout would have released A. (On two cores D cannot keep
+    /// thread 1 busy without pause, so this passes without the busy threads' periodic drain too: it guards the release
+    /// path, not that race.)
+    /// </summary>
+    [Fact]
+    public void PollThreads_LosslessSenderHeldOnASleepingThread_ReleasedWhileTheOtherThreadIsBusy()
+    {
+        string dir = Directory.CreateTempSubdirectory("vr-daemon-poll-").FullName;
+        string[] sockets = [Path.Combine(dir, "a.sock"), Path.Combine(dir, "b.sock"), Path.Combine(dir, "c.sock"), Path.Combine(dir, "d.sock")];
+        var options = new DaemonOptions(sockets, 1, DaemonBackend.Switch, false, TimeSpan.Zero, TimeSpan.Zero)
+        {
+            PollThreads = 2,   // device d on thread d mod 2: A and C on 0, B and D on 1
+            FlowControl = NetSwitchFlowControl.Lossless,
+        };
+        using (var daemon = new VhostUserDaemon(options, NullLoggerFactory.Instance))
+        {
+            daemon.Start();
+            VhostUserDaemonTests.WaitFor(() => Array.TrueForAll(sockets, File.Exists), "the daemon did not listen");
+            DaemonGuest Connect(int i)
+            {
+                NetDevice device = daemon.Devices[i].Device;
+                DaemonGuest g = DaemonGuest.Connect(sockets[i], device.OfferedFeatures, MacAddress.Read(device.Config.Mac));
+                VhostUserDaemonTests.WaitFor(() => device.IsRunning, $"device {i} did not start");
+                return g;
+            }
+
+            using DaemonGuest a = Connect(0);
+            using DaemonGuest b = Connect(1);
+            using DaemonGuest d = Connect(3);
+            Exchange(b, a, 0, 1, pair: 0);   // the switch learns B's address
+
+            using var stop = new CancellationTokenSource();
+            var busy = new Thread(() =>
+            {
+                byte[] toItself = d.Frame(d.Mac, 1);
+                while (!stop.IsCancellationRequested)
+                {
+                    if (!d.Guest.Driver.TrySend(0, toItself, default))
+                    {
+                        d.Guest.Driver.ReclaimTransmitted(0);
+                    }
+                }
+            }) { IsBackground = true, Name = "D busy" };
+            busy.Start();
+
+            const int Frames = 400;   // more than B's 256 receive buffers
+            var frames = new byte[Frames][];
+            for (int i = 0; i < Frames; i++)
+            {
+                frames[i] = a.Frame(b.Mac, 100 + i);
+            }
+
+            var sender = new Thread(() =>
+            {
+                foreach (byte[] f in frames)
+                {
+                    a.Send(f);
+                }
+            }) { IsBackground = true, Name = "A sender" };
+            sender.Start();
+
+            NetQueuePair aPair = daemon.Devices[0].Device.GetPair(0);
+            VhostUserDaemonTests.WaitFor(() => aPair.HasHeldChain, "A's chain was never held (B's ring never filled)");
+            Thread.Sleep(300);   // thread 0 has long gone to sleep
+
+            var clock = Stopwatch.StartNew();
+            foreach (byte[] f in frames)
+            {
+                b.ExpectFrame(f);
+            }
+
+            long elapsed = clock.ElapsedMilliseconds;
+            stop.Cancel();
+            Assert.True(busy.Join(TimeSpan.FromSeconds(10)) && sender.Join(TimeSpan.FromSeconds(10)), "a test thread did not end");
+            Assert.True(elapsed < 1500, $"B took {elapsed} ms for {Frames} frames: A stayed held behind B's refilled ring");
+        }
+
+        Directory.Delete(dir, recursive: true);
+    }
+
     /// <summary>More poll threads than queue pairs: the daemon starts one per pair (the others would own nothing).</summary>
     [Fact]
     public void PollThreads_MoreThanPairs_OnePerPair()
