@@ -85,7 +85,8 @@ public static class DaemonCommandLine
             Description = "0 (the default): every queue pair of every device has a worker thread of its own (--worker-mode). "
                 + "N: N daemon threads poll all the devices' queue pairs instead (pair p of device d by thread "
                 + "(d * queues + p) mod N), each spinning briefly when it finds nothing to do, then sleeping on its pairs' kicks; "
-                + "1 is DPDK's layout of one forwarding core for every queue, and the better choice when the daemon has one core.",
+                + "1 is DPDK's layout of one forwarding core for every queue (measured on one core: as fast as the per-pair "
+                + "workers, not faster; benchmarks/RESULTS.md).",
             DefaultValueFactory = _ => 0,
             HelpName = "N",
         };

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Threading;
@@ -266,19 +267,7 @@ public sealed class PollThreadsTests
         using DaemonGuest a = rig.Connect(0, 1);
         using DaemonGuest b = rig.Connect(1, 1);
         Exchange(a, b, 0, 10, pair: 0);
-        int threads = 0;
-        foreach (string task in Directory.GetDirectories("/proc/self/task"))
-        {
-            try
-            {
-                threads += File.ReadAllText(Path.Combine(task, "comm")).StartsWith("vhost-user poll", StringComparison.Ordinal) ? 1 : 0;
-            }
-            catch (IOException)
-            {
-                // the thread ended while listed
-            }
-        }
-
+        int threads = PollThreadTasks().Count;
         Assert.Equal(2, threads);   // two sockets, one pair each
     }
 
@@ -286,15 +275,10 @@ public sealed class PollThreadsTests
     private static long PollThreadTicks()
     {
         long ticks = 0;
-        foreach (string task in Directory.GetDirectories("/proc/self/task"))
+        foreach (string task in PollThreadTasks())
         {
             try
             {
-                if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith("vhost-user poll", StringComparison.Ordinal))
-                {
-                    continue;
-                }
-
                 string stat = File.ReadAllText(Path.Combine(task, "stat"));
                 string[] fields = stat.Substring(stat.LastIndexOf(')') + 2).Split(' ');
                 ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);   // utime, stime (fields 14, 15)
@@ -306,6 +290,28 @@ public sealed class PollThreadsTests
         }
 
         return ticks;
+    }
+
+    /// <summary>The <c>/proc/self/task</c> folders of this process's poll threads (their names start "vhost-user poll").</summary>
+    private static List<string> PollThreadTasks()
+    {
+        var tasks = new List<string>();
+        foreach (string task in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(task, "comm")).StartsWith("vhost-user poll", StringComparison.Ordinal))
+                {
+                    tasks.Add(task);
+                }
+            }
+            catch (IOException)
+            {
+                // the thread ended while listed
+            }
+        }
+
+        return tasks;
     }
 
     /// <summary>
